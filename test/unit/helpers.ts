@@ -14,3 +14,15 @@ export async function signWechat(fields: Fields, key = DOC_KEY, type: SignType =
 export function plainXml(fields: Fields, root = "xml"): string {
   return `<${root}>${Object.entries(fields).map(([k, v]) => `<${k}>${v}</${k}>`).join("")}</${root}>`;
 }
+
+/** Narrows a JSON fixture object to Fields, failing loudly if any value is not a string. */
+export function asFields(value: unknown): Fields {
+  if (typeof value !== "object" || value === null) throw new TypeError("fixture is not an object");
+  const out: Fields = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    if (typeof v !== "string") throw new TypeError(`fixture field ${k} is not a string`);
+    out[k] = v;
+  }
+  return out;
+}

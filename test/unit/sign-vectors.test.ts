@@ -7,7 +7,8 @@ import official from "../../../shared/fixtures/wechatpay-v2/sign_official_exampl
 import wechatpy from "../../../shared/fixtures/wechatpay-v2/sign_wechatpy_test1_test2.json";
 import sdkgo from "../../../shared/fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
 import computed from "../../../shared/fixtures/wechatpay-v2/computed_vectors.json";
-import { canonicalString, md5Hex, sign, type Fields, type SignType } from "../../src/wechatpay/sign";
+import { canonicalString, md5Hex, sign, type SignType } from "../../src/wechatpay/sign";
+import { asFields } from "./helpers";
 
 describe("official doc example (reference §1.2)", () => {
   it("builds stringSignTemp exactly", () => {
@@ -36,7 +37,7 @@ describe("sdk-go request signatures (doc key)", () => {
   it("has all 13 request vectors", () => expect(sdkgo.cases.length).toBe(13));
   for (const c of sdkgo.cases) {
     it(`${c.test} request sign (${c.request_sign_type})`, async () => {
-      const req = c.request as Fields;
+      const req = asFields(c.request);
       const type = c.request_sign_type as SignType;
       expect(await sign(req, sdkgo.api_key, type)).toBe(req.sign);
     });
@@ -46,8 +47,8 @@ describe("sdk-go request signatures (doc key)", () => {
 describe("sdk-go signature-only vectors", () => {
   it("APP pay params: MD5 and HMAC", async () => {
     const app = sdkgo.signature_only[0]!;
-    expect(await sign(app.params as Fields, sdkgo.api_key, "MD5")).toBe(app.sign_MD5);
-    expect(await sign(app.params as Fields, sdkgo.api_key, "HMAC-SHA256")).toBe(app.sign_HMAC_SHA256);
+    expect(await sign(asFields(app.params), sdkgo.api_key, "MD5")).toBe(app.sign_MD5);
+    expect(await sign(asFields(app.params), sdkgo.api_key, "HMAC-SHA256")).toBe(app.sign_HMAC_SHA256);
   });
 });
 

@@ -114,7 +114,7 @@ describe("inputs and options", () => {
     const bytes = new TextEncoder().encode(doc);
     expect(readXml(doc).return_code).toBe("SUCCESS");
     expect(readXml(bytes).return_code).toBe("SUCCESS");
-    expect(readXml(bytes.buffer).return_code).toBe("SUCCESS");
+    expect(readXml(bytes.buffer as ArrayBuffer).return_code).toBe("SUCCESS");
   });
   it("B05: accepts a UTF-8 BOM and an <?xml ...?> prolog (bytes and string)", () => {
     const text = `<?xml version="1.0" encoding="UTF-8"?>\n${doc}`;
