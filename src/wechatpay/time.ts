@@ -1,0 +1,71 @@
+/**
+ * Beijing time (UTC+8, no daylight saving) formatting and parsing. WeChat's time_start, time_expire,
+ * time_end, bill dates and refund success_time are Beijing wall-clock times whatever the server's
+ * zone (reference §10.4); everything here works on UTC fields shifted by +8 h, so the machine's
+ * time zone never matters.
+ */
+
+const OFFSET_MS = 8 * 60 * 60 * 1000;
+
+const pad = (n: number, width = 2): string => n.toString().padStart(width, "0");
+
+/** The Beijing wall-clock fields of an instant. */
+function fields(date: Date): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+  const t = date.getTime();
+  if (!Number.isFinite(t)) throw new RangeError("invalid date");
+  const b = new Date(t + OFFSET_MS);
+  return {
+    y: b.getUTCFullYear(),
+    mo: b.getUTCMonth() + 1,
+    d: b.getUTCDate(),
+    h: b.getUTCHours(),
+    mi: b.getUTCMinutes(),
+    s: b.getUTCSeconds(),
+  };
+}
+
+/** `yyyyMMddHHmmss` in Beijing time (time_start, time_expire, time_end). */
+export function beijingTimestamp(date: Date): string {
+  const f = fields(date);
+  return `${pad(f.y, 4)}${pad(f.mo)}${pad(f.d)}${pad(f.h)}${pad(f.mi)}${pad(f.s)}`;
+}
+
+/** `yyyyMMdd` in Beijing time (downloadbill's bill_date). */
+export function beijingDate(date: Date): string {
+  const f = fields(date);
+  return `${pad(f.y, 4)}${pad(f.mo)}${pad(f.d)}`;
+}
+
+/**
+ * Builds the instant for Beijing wall-clock fields, refusing impossible dates (Feb 30, hour 24, ...)
+ * by checking that the fields survive a round trip instead of letting Date roll them over.
+ */
+function fromBeijing(y: number, mo: number, d: number, h: number, mi: number, s: number): Date {
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s) - OFFSET_MS);
+  const f = fields(date);
+  if (f.y !== y || f.mo !== mo || f.d !== d || f.h !== h || f.mi !== mi || f.s !== s) {
+    throw new RangeError("invalid Beijing date/time");
+  }
+  return date;
+}
+
+/** Parses strict `yyyyMMddHHmmss` Beijing time (14 digits, a real calendar time); else RangeError. */
+export function parseBeijingTimestamp(s: string): Date {
+  const m = typeof s === "string" ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s) : null;
+  if (!m) throw new RangeError("expected yyyyMMddHHmmss");
+  return fromBeijing(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
+/** Parses strict `yyyyMMdd` as Beijing midnight (an admin-supplied bill date); else RangeError. */
+export function parseBeijingDate(s: string): Date {
+  const m = typeof s === "string" ? /^(\d{4})(\d{2})(\d{2})$/.exec(s) : null;
+  if (!m) throw new RangeError("expected yyyyMMdd");
+  return fromBeijing(Number(m[1]), Number(m[2]), Number(m[3]), 0, 0, 0);
+}
+
+/** Parses strict `yyyy-MM-dd HH:mm:ss` Beijing time (refund success_time, bill rows); else RangeError. */
+export function parseBeijingDateTime(s: string): Date {
+  const m = typeof s === "string" ? /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(s) : null;
+  if (!m) throw new RangeError("expected yyyy-MM-dd HH:mm:ss");
+  return fromBeijing(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
