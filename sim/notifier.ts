@@ -1,0 +1,226 @@
+// Notification delivery with WeChat's retry schedule (reference §5.2, §5.3, §7.3).
+// Two transports share one state machine:
+//   "http"   the simulator POSTs the XML itself (fetch, Content-Type text/xml, abort after ackTimeoutMs);
+//   "outbox" a test harness takes due deliveries, delivers them, and reports the reply back.
+// Either way the same ack rule applies: HTTP 200 whose body is <xml> with return_code SUCCESS.
+import { parseFlatXml } from "./xml.ts";
+
+/** Intervals in seconds between sends: initial send + these 15 retries (= 16 sends, 24h04m span). */
+export const RETRY_SCHEDULE_SECONDS = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+
+export type DeliveryKind = "pay" | "refund";
+export type DeliveryStatus = "pending" | "in_flight" | "acknowledged" | "gave_up" | "cancelled";
+
+export interface Attempt {
+  n: number;
+  at: number;
+  finishedAt: number | null;
+  status: number | null;
+  body: string | null;
+  error: string | null;
+  acknowledged: boolean;
+}
+
+export interface Delivery {
+  id: string;
+  kind: DeliveryKind;
+  url: string;
+  body: string;
+  outTradeNo: string;
+  outRefundNo: string | null;
+  /** 1-based copy number when several copies of the same notification were requested */
+  copy: number;
+  /** this delivery's first send waits until that delivery's first attempt has finished (sequential duplicates) */
+  after: string | null;
+  createdAt: number;
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+  attempts: Attempt[];
+}
+
+/** The v2 acknowledgement: HTTP 200 and an <xml> body with return_code SUCCESS. Plain "SUCCESS" is not one. */
+export function isAck(status: number, body: string): boolean {
+  if (status !== 200) return false;
+  try {
+    return parseFlatXml(body).return_code === "SUCCESS";
+  } catch {
+    return false;
+  }
+}
+
+export interface NotifierOptions {
+  mode: "http" | "outbox";
+  timeScale: number;
+  ackTimeoutMs: number;
+  now: () => number;
+  fetch: typeof fetch;
+  log: (line: string) => void;
+}
+
+export class Notifier {
+  readonly deliveries = new Map<string, Delivery>();
+  private seq = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = Infinity;
+  private closed = new AbortController();
+  private o: NotifierOptions;
+  private inflight = new Set<Promise<void>>();
+
+  constructor(o: NotifierOptions) {
+    this.o = o;
+  }
+
+  enqueue(d: { kind: DeliveryKind; url: string; body: string; outTradeNo: string; outRefundNo?: string | null; copy?: number; after?: string | null }): Delivery {
+    const id = `d${++this.seq}`;
+    const del: Delivery = {
+      id,
+      kind: d.kind,
+      url: d.url,
+      body: d.body,
+      outTradeNo: d.outTradeNo,
+      outRefundNo: d.outRefundNo ?? null,
+      copy: d.copy ?? 1,
+      after: d.after ?? null,
+      createdAt: this.o.now(),
+      status: "pending",
+      nextAttemptAt: this.o.now(),
+      attempts: [],
+    };
+    this.deliveries.set(id, del);
+    return del;
+  }
+
+  private isDue(d: Delivery, now: number): boolean {
+    if (d.status !== "pending" || d.nextAttemptAt === null || d.nextAttemptAt > now) return false;
+    if (d.after) {
+      const prev = this.deliveries.get(d.after);
+      if (prev && !prev.attempts.some((a) => a.finishedAt !== null) && prev.status !== "cancelled") return false;
+    }
+    return true;
+  }
+
+  /** Outbox: hand out due deliveries (they become in flight until their result is reported). */
+  take(max = Infinity): { id: string; kind: DeliveryKind; url: string; body: string; attempt: number }[] {
+    const now = this.o.now();
+    const out = [];
+    for (const d of this.deliveries.values()) {
+      if (out.length >= max) break;
+      if (!this.isDue(d, now)) continue;
+      const a = this.startAttempt(d);
+      out.push({ id: d.id, kind: d.kind, url: d.url, body: d.body, attempt: a.n });
+    }
+    return out;
+  }
+
+  private startAttempt(d: Delivery): Attempt {
+    const a: Attempt = { n: d.attempts.length + 1, at: this.o.now(), finishedAt: null, status: null, body: null, error: null, acknowledged: false };
+    d.attempts.push(a);
+    d.status = "in_flight";
+    d.nextAttemptAt = null;
+    return a;
+  }
+
+  /** Record the outcome of the current attempt and schedule the next one (shared by both transports). */
+  report(id: string, r: { status?: number; body?: string; error?: string }): { acknowledged: boolean; nextAttemptAt: number | null } {
+    const d = this.deliveries.get(id);
+    if (!d) throw new NotifierError(404, `unknown delivery ${id}`);
+    if (d.status !== "in_flight") throw new NotifierError(409, `delivery ${id} is not in flight (status ${d.status})`);
+    const a = d.attempts[d.attempts.length - 1] as Attempt;
+    a.finishedAt = this.o.now();
+    a.status = typeof r.status === "number" ? r.status : null;
+    a.body = typeof r.body === "string" ? r.body : null;
+    a.error = typeof r.error === "string" ? r.error : null;
+    a.acknowledged = a.error === null && a.status !== null && isAck(a.status, a.body ?? "");
+    if (a.acknowledged) {
+      d.status = "acknowledged";
+      d.nextAttemptAt = null;
+    } else {
+      const interval = RETRY_SCHEDULE_SECONDS[d.attempts.length - 1];
+      if (interval === undefined) {
+        d.status = "gave_up";
+        d.nextAttemptAt = null;
+      } else {
+        d.status = "pending";
+        d.nextAttemptAt = a.finishedAt + Math.round(interval * 1000 * this.o.timeScale);
+      }
+    }
+    this.o.log(
+      `notify ${d.kind} ${d.outRefundNo ?? d.outTradeNo} #${a.n} → ${a.error ?? a.status} ${a.acknowledged ? "ACK" : d.status === "gave_up" ? "not acknowledged, giving up" : "not acknowledged"}`,
+    );
+    this.pump();
+    return { acknowledged: a.acknowledged, nextAttemptAt: d.nextAttemptAt };
+  }
+
+  /** HTTP mode: send everything due now and arm a timer for the next due delivery. No-op in outbox mode. */
+  pump(): void {
+    if (this.o.mode !== "http" || this.closed.signal.aborted) return;
+    const now = this.o.now();
+    let next = Infinity;
+    for (const d of this.deliveries.values()) {
+      if (this.isDue(d, now)) this.send(d);
+      else if (d.status === "pending" && d.nextAttemptAt !== null && d.nextAttemptAt > now) next = Math.min(next, d.nextAttemptAt);
+    }
+    if (next === Infinity) return;
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.max(0, next - now));
+    this.timer.unref?.();
+  }
+
+  private send(d: Delivery): void {
+    this.startAttempt(d);
+    const p = (async () => {
+      let result: { status?: number; body?: string; error?: string };
+      try {
+        const signal = AbortSignal.any([this.closed.signal, AbortSignal.timeout(this.o.ackTimeoutMs)]);
+        const res = await this.o.fetch(d.url, { method: "POST", headers: { "Content-Type": "text/xml" }, body: d.body, signal });
+        const body = await res.text();
+        result = { status: res.status, body };
+      } catch (e) {
+        const err = e as Error;
+        result = { error: err.name === "TimeoutError" || err.name === "AbortError" ? `timeout after ${this.o.ackTimeoutMs} ms` : String(err.message || err) };
+      }
+      // closed, or reset while this send was in flight: nothing left to report to
+      if (this.closed.signal.aborted || this.deliveries.get(d.id) !== d || d.status !== "in_flight") return;
+      this.report(d.id, result);
+    })();
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Wait for all HTTP sends currently in flight (tests). */
+  async idle(): Promise<void> {
+    while (this.inflight.size) await Promise.all([...this.inflight]);
+  }
+
+  list(): Delivery[] {
+    return [...this.deliveries.values()];
+  }
+
+  reset(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    for (const d of this.deliveries.values()) if (d.status === "pending" || d.status === "in_flight") d.status = "cancelled";
+    this.deliveries.clear();
+  }
+
+  close(): void {
+    this.closed.abort();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+export class NotifierError extends Error {
+  status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
