@@ -1,0 +1,208 @@
+/**
+ * downloadbill body parsing (reference §8). The success body is not XML but backtick-prefixed CSV:
+ * a header row, data rows, a summary header row and one summary row; amounts in yuan. Columns are
+ * looked up by their Chinese header names, so the ALL, SUCCESS and REFUND layouts (and the legacy
+ * pre-2018 names) all go through the same code.
+ */
+import { MoneyError, yuanToFen } from "./money";
+import { readXml } from "./xml";
+
+/** Thrown for a bill body that is not a complete, well-formed bill. */
+export class BillError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BillError";
+  }
+}
+
+/** One trade (or refund) line of a bill. String fields are exactly as in the file, backtick removed. */
+export interface BillRow {
+  /** 交易时间, Beijing `yyyy-MM-dd HH:mm:ss`. */
+  tradeTime: string;
+  appId: string;
+  mchId: string;
+  transactionId: string;
+  outTradeNo: string;
+  openid: string;
+  tradeType: string;
+  /** 交易状态: SUCCESS, REFUND, REVOKED... */
+  tradeState: string;
+  /** 应结订单金额 (legacy: 总金额) in fen. */
+  totalFeeFen: number;
+  /** 订单金额 in fen, when the layout has it. */
+  orderFeeFen?: number;
+  /** 微信退款单号 when the layout has it (ALL bills put "0" on non-refund rows). */
+  refundId?: string;
+  /** 商户退款单号 when the layout has it (ALL bills put "0" on non-refund rows). */
+  outRefundNo?: string;
+  /** 退款金额 in fen, when the layout has it. */
+  refundFeeFen?: number;
+  /** 退款状态 when the layout has it. */
+  refundState?: string;
+  /** 商品名称. */
+  body?: string;
+  /** 商户数据包. */
+  attach?: string;
+  /** Every column by header name, for anything not mapped above. */
+  raw: Record<string, string>;
+}
+
+/** The bill's closing line. */
+export interface BillSummary {
+  /** 总交易单数 ("45.0" in some files is read as 45). */
+  tradeCount: number;
+  /** 应结订单总金额 (legacy: 总交易额) in fen. */
+  totalFeeFen: number;
+  /** 退款总金额 (legacy: 总退款金额) in fen. */
+  refundFeeFen: number;
+  raw: Record<string, string>;
+}
+
+/** A parsed bill. */
+export interface Bill {
+  columns: string[];
+  rows: BillRow[];
+  summary: BillSummary;
+}
+
+const SUMMARY_FIRST_COLUMN = "总交易单数";
+
+/**
+ * Splits one line into fields. Backtick rows split on ",`" rather than "," because each field
+ * starts with a backtick, which keeps a comma inside a product name from shifting every column.
+ */
+function splitLine(line: string): string[] {
+  if (line.startsWith("`")) return line.slice(1).split(",`");
+  return line.split(",");
+}
+
+/** Header names, with a stray leading backtick tolerated. */
+function splitHeader(line: string): string[] {
+  return line.split(",").map((name) => (name.startsWith("`") ? name.slice(1) : name));
+}
+
+/** Zips header names with values; the field count must match exactly. */
+function toRecord(columns: string[], line: string, what: string): Record<string, string> {
+  const values = splitLine(line);
+  if (values.length !== columns.length) {
+    throw new BillError(`${what}: expected ${columns.length} fields, got ${values.length}`);
+  }
+  // fromEntries defines own properties, so even a hostile header name cannot touch a prototype.
+  return Object.fromEntries(columns.map((name, i) => [name, values[i] ?? ""]));
+}
+
+/** First present column among `names` (current name first, then the legacy one). */
+function pick(record: Record<string, string>, ...names: string[]): string | undefined {
+  for (const name of names) if (Object.prototype.hasOwnProperty.call(record, name)) return record[name];
+  return undefined;
+}
+
+function need(record: Record<string, string>, what: string, ...names: string[]): string {
+  const value = pick(record, ...names);
+  if (value === undefined) throw new BillError(`${what}: missing column ${names[0]}`);
+  return value;
+}
+
+function fen(value: string, what: string): number {
+  try {
+    return yuanToFen(value);
+  } catch (err) {
+    if (err instanceof MoneyError) throw new BillError(`${what}: invalid amount`);
+    throw err;
+  }
+}
+
+/** 总交易单数 is an integer, sometimes written "45.0". */
+function count(value: string): number {
+  const m = /^(0|[1-9][0-9]*)(?:\.0+)?$/.exec(value);
+  const n = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(n)) throw new BillError("summary: invalid trade count");
+  return n;
+}
+
+function toRow(columns: string[], line: string, index: number): BillRow {
+  const what = `row ${index + 1}`;
+  const raw = toRecord(columns, line, what);
+  const row: BillRow = {
+    tradeTime: need(raw, what, "交易时间"),
+    appId: need(raw, what, "公众账号ID"),
+    mchId: need(raw, what, "商户号"),
+    transactionId: need(raw, what, "微信订单号"),
+    outTradeNo: need(raw, what, "商户订单号"),
+    openid: need(raw, what, "用户标识"),
+    tradeType: need(raw, what, "交易类型"),
+    tradeState: need(raw, what, "交易状态"),
+    totalFeeFen: fen(need(raw, what, "应结订单金额", "总金额"), what),
+    raw,
+  };
+  const orderFee = pick(raw, "订单金额");
+  if (orderFee !== undefined) row.orderFeeFen = fen(orderFee, what);
+  const refundId = pick(raw, "微信退款单号");
+  if (refundId !== undefined) row.refundId = refundId;
+  const outRefundNo = pick(raw, "商户退款单号");
+  if (outRefundNo !== undefined) row.outRefundNo = outRefundNo;
+  const refundFee = pick(raw, "退款金额");
+  if (refundFee !== undefined) row.refundFeeFen = fen(refundFee, what);
+  const refundState = pick(raw, "退款状态");
+  if (refundState !== undefined) row.refundState = refundState;
+  const body = pick(raw, "商品名称");
+  if (body !== undefined) row.body = body;
+  const attach = pick(raw, "商户数据包");
+  if (attach !== undefined) row.attach = attach;
+  return row;
+}
+
+/**
+ * Parses a downloadbill success body. Tolerates a UTF-8 BOM, CRLF or LF and blank lines; requires
+ * the header, the summary header and exactly one summary row at the end (a truncated download must
+ * not pass as a short bill). Amounts go through {@link yuanToFen}; anything malformed → BillError.
+ * Fee columns (手续费, 5 decimals, may be negative) stay in `raw` only.
+ */
+export function parseBill(text: string): Bill {
+  if (typeof text !== "string") throw new BillError("bill must be text");
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  if (isBillErrorXml(body)) throw new BillError("body is an XML error, not a bill");
+  const lines = body.split(/\r?\n/).filter((line) => line !== "");
+  const headerLine = lines[0];
+  if (headerLine === undefined) throw new BillError("empty bill");
+  const columns = splitHeader(headerLine);
+  if (new Set(columns).size !== columns.length) throw new BillError("duplicate column names");
+  if (!columns.includes("交易时间")) throw new BillError("missing bill header");
+
+  const summaryAt = lines.findIndex((line, i) => i > 0 && splitHeader(line)[0] === SUMMARY_FIRST_COLUMN);
+  if (summaryAt < 0) throw new BillError("missing summary (truncated bill?)");
+  if (summaryAt !== lines.length - 2) throw new BillError("expected exactly one summary row at the end");
+  const summaryColumns = splitHeader(lines[summaryAt] ?? "");
+  const summaryRaw = toRecord(summaryColumns, lines[summaryAt + 1] ?? "", "summary");
+
+  const rows = lines.slice(1, summaryAt).map((line, i) => toRow(columns, line, i));
+  const summary: BillSummary = {
+    tradeCount: count(need(summaryRaw, "summary", SUMMARY_FIRST_COLUMN)),
+    totalFeeFen: fen(need(summaryRaw, "summary", "应结订单总金额", "总交易额"), "summary"),
+    refundFeeFen: fen(need(summaryRaw, "summary", "退款总金额", "总退款金额"), "summary"),
+    raw: summaryRaw,
+  };
+  return { columns, rows, summary };
+}
+
+/** True when a downloadbill body is an XML error document instead of a bill. */
+export function isBillErrorXml(text: string): boolean {
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  return /^\s*(?:<\?xml|<xml[\s>])/.test(body);
+}
+
+/**
+ * Reads a downloadbill XML error (e.g. `No Bill Exist` with error_code 20002) through the hardened
+ * reader. The sandbox spells the message `retmsg`. Unreadable XML → BillError.
+ */
+export function readBillError(text: string): { returnMsg: string; errorCode?: string } {
+  let fields;
+  try {
+    fields = readXml(text);
+  } catch {
+    throw new BillError("unreadable bill error XML");
+  }
+  const result: { returnMsg: string; errorCode?: string } = { returnMsg: fields.return_msg ?? fields.retmsg ?? "" };
+  if (fields.error_code !== undefined) result.errorCode = fields.error_code;
+  return result;
+}
