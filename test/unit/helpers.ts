@@ -26,3 +26,27 @@ export function asFields(value: unknown): Fields {
   }
   return out;
 }
+
+/** One request as seen by a fake WeChat endpoint. */
+export interface SeenRequest {
+  url: string;
+  method: string;
+  contentType: string | null;
+  body: string;
+}
+
+/** A fetch stand-in that records requests and answers with `reply`. */
+export function fakeFetch(reply: (req: SeenRequest) => Response | Promise<Response>) {
+  const seen: SeenRequest[] = [];
+  const fetch = async (req: Request): Promise<Response> => {
+    const r: SeenRequest = { url: req.url, method: req.method, contentType: req.headers.get("content-type"), body: await req.text() };
+    seen.push(r);
+    return reply(r);
+  };
+  return { fetch, seen };
+}
+
+/** An HTTP 200 text/xml response. */
+export function xmlResponse(body: string, status = 200): Response {
+  return new Response(body, { status, headers: { "Content-Type": "text/xml" } });
+}
