@@ -1,7 +1,22 @@
-declare module "cloudflare:test" {
-  interface ProvidedEnv {
-    DB: D1Database;
-    NOTIFY_KV: KVNamespace;
-    TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+// Bindings the workerd test project sees (vitest.config.ts pins every var and secret).
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      DB: D1Database;
+      NOTIFY_KV: KVNamespace;
+      /** The simulator's control surface (same instance as the Worker's outbound fetches). */
+      SIM: Fetcher;
+      TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+      WECHAT_APPID: string;
+      WECHAT_MCH_ID: string;
+      WECHAT_PAY_KEY: string;
+      WECHAT_APP_SECRET: string;
+      WECHAT_SIGN_TYPE: string;
+      WECHAT_API_BASE: string;
+      WECHAT_PAY_BASE: string;
+      SESSION_SECRET: string;
+      ADMIN_TOKEN: string;
+    }
   }
 }
+export {};

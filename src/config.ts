@@ -1,0 +1,154 @@
+/**
+ * Configuration: the Worker's bindings and one validated {@link Config} built from vars and secrets.
+ * The variable names are part of the deployment contract (DESIGN.md, "Configuration").
+ */
+import type { SignType } from "./wechatpay/sign";
+
+/** Bindings, vars and secrets as the runtime hands them to the Worker. */
+export interface Env {
+  DB: D1Database;
+  NOTIFY_KV: KVNamespace;
+  /** mTLS client certificate for /secapi/* (production only). */
+  WXPAY_CERT?: Fetcher;
+  WECHAT_APPID?: string;
+  WECHAT_MCH_ID?: string;
+  WECHAT_APP_SECRET?: string;
+  WECHAT_PAY_KEY?: string;
+  WECHAT_PAY_KEY_PREVIOUS?: string;
+  WECHAT_SIGN_TYPE?: string;
+  WECHAT_NOTIFY_URL?: string;
+  WECHAT_REFUND_NOTIFY_URL?: string;
+  WECHAT_API_BASE?: string;
+  WECHAT_PAY_BASE?: string;
+  SESSION_SECRET?: string;
+  ADMIN_TOKEN?: string;
+  ORDER_TTL_MINUTES?: string;
+  RECONCILE_DELAY_SECONDS?: string;
+}
+
+/** The validated configuration every service works from. */
+export interface Config {
+  appId: string;
+  mchId: string;
+  appSecret: string;
+  payKey: string;
+  /** Keys still accepted when verifying (key rotation); never used to sign. */
+  previousPayKeys: string[];
+  signType: SignType;
+  /** Absolute notify URLs, or null to derive them from the request origin. */
+  notifyUrl: string | null;
+  refundNotifyUrl: string | null;
+  apiBase: string;
+  payBase: string;
+  sessionSecret: string;
+  adminToken: string;
+  orderTtlMinutes: number;
+  reconcileDelaySeconds: number;
+  /** True when WECHAT_PAY_BASE is WeChat's real merchant API (so mTLS and HTTPS are mandatory). */
+  isWechatProduction: boolean;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+const WECHAT_PAY_HOSTS = new Set(["api.mch.weixin.qq.com", "api2.mch.weixin.qq.com"]);
+const cache = new WeakMap<object, ConfigResult>();
+
+/**
+ * Validates the environment once per isolate (the env object is stable) and returns either the
+ * config or the list of problems. Problems name variables, never their values.
+ */
+export function loadConfig(env: Env): ConfigResult {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const result = buildConfig(env);
+  cache.set(env, result);
+  return result;
+}
+
+function buildConfig(env: Env): ConfigResult {
+  const problems: string[] = [];
+  const required = (name: keyof Env): string => {
+    const value = env[name];
+    if (typeof value !== "string" || value === "") {
+      problems.push(`${name} is missing`);
+      return "";
+    }
+    return value;
+  };
+
+  const appId = required("WECHAT_APPID");
+  const mchId = required("WECHAT_MCH_ID");
+  const appSecret = required("WECHAT_APP_SECRET");
+  const payKey = required("WECHAT_PAY_KEY");
+  if (payKey && payKey.length !== 32) problems.push("WECHAT_PAY_KEY must be exactly 32 characters");
+  const previousPayKeys = (env.WECHAT_PAY_KEY_PREVIOUS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+  if (previousPayKeys.some((k) => k.length !== 32)) problems.push("WECHAT_PAY_KEY_PREVIOUS must be 32-character keys");
+
+  const signTypeRaw = env.WECHAT_SIGN_TYPE || "MD5";
+  let signType: SignType = "MD5";
+  if (signTypeRaw === "MD5" || signTypeRaw === "HMAC-SHA256") signType = signTypeRaw;
+  else problems.push("WECHAT_SIGN_TYPE must be MD5 or HMAC-SHA256");
+
+  const apiBase = baseUrl("WECHAT_API_BASE", env.WECHAT_API_BASE || "https://api.weixin.qq.com", problems);
+  const payBase = baseUrl("WECHAT_PAY_BASE", env.WECHAT_PAY_BASE || "https://api.mch.weixin.qq.com", problems);
+  const isWechatProduction = payBase !== "" && WECHAT_PAY_HOSTS.has(new URL(payBase).hostname);
+  if (isWechatProduction && !env.WXPAY_CERT) {
+    problems.push("WXPAY_CERT binding is required when WECHAT_PAY_BASE is WeChat's production host");
+  }
+
+  const notifyUrl = optionalNotifyUrl("WECHAT_NOTIFY_URL", env.WECHAT_NOTIFY_URL, isWechatProduction, problems);
+  const refundNotifyUrl = optionalNotifyUrl("WECHAT_REFUND_NOTIFY_URL", env.WECHAT_REFUND_NOTIFY_URL, isWechatProduction, problems);
+
+  const sessionSecret = required("SESSION_SECRET");
+  if (sessionSecret && sessionSecret.length < 32) problems.push("SESSION_SECRET must be at least 32 characters");
+  const adminToken = required("ADMIN_TOKEN");
+  if (adminToken && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+
+  const orderTtlMinutes = integerVar("ORDER_TTL_MINUTES", env.ORDER_TTL_MINUTES, 30, 5, 120, problems);
+  const reconcileDelaySeconds = integerVar("RECONCILE_DELAY_SECONDS", env.RECONCILE_DELAY_SECONDS, 60, 0, 86_400, problems);
+
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    config: {
+      appId, mchId, appSecret, payKey, previousPayKeys, signType, notifyUrl, refundNotifyUrl,
+      apiBase, payBase, sessionSecret, adminToken, orderTtlMinutes, reconcileDelaySeconds, isWechatProduction,
+    },
+  };
+}
+
+function baseUrl(name: string, value: string, problems: string[]): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("scheme");
+    return value.replace(/\/+$/, "");
+  } catch {
+    problems.push(`${name} must be an absolute http(s) URL`);
+    return "";
+  }
+}
+
+function optionalNotifyUrl(name: string, value: string | undefined, requireHttps: boolean, problems: string[]): string | null {
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name} must be an absolute URL`);
+    return null;
+  }
+  // WeChat drops query strings from notify_url and requires HTTPS for public hosts.
+  if (url.search !== "" || url.hash !== "") problems.push(`${name} must not have a query string or fragment`);
+  if (url.protocol !== "https:" && (requireHttps || url.protocol !== "http:")) problems.push(`${name} must use https`);
+  if (value.length > 256) problems.push(`${name} must be at most 256 characters`);
+  return value;
+}
+
+function integerVar(name: string, value: string | undefined, fallback: number, min: number, max: number, problems: string[]): number {
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return Number(value);
+}

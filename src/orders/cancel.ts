@@ -1,0 +1,27 @@
+/** Cancelling an unpaid order: closeorder at WeChat first, then CLOSED locally through the transition. */
+import { ApiError, upstreamError } from "../errors";
+import { logEvent } from "../log";
+import { getOrder, type OrderRow } from "../store/orders";
+import type { Deps } from "./deps";
+import { confirmWithQuery } from "./prepay";
+import { applyTradeReport } from "./transition";
+
+const orderPaid = () => new ApiError(409, "ORDER_PAID", "order is already paid");
+
+export async function cancelOrder(deps: Deps, order: OrderRow): Promise<OrderRow> {
+  if (order.status === "CLOSED") return order;
+  if (order.status === "PAID" || order.status === "REFUNDED") throw orderPaid();
+
+  const result = await deps.payClient(order.sign_type).closeOrder(order.out_trade_no);
+  if (result.ok || (result.kind === "result_fail" && result.errCode === "ORDERCLOSED")) {
+    await applyTradeReport(deps, "closeorder", { out_trade_no: order.out_trade_no, trade_state: "CLOSED" });
+    return (await getOrder(deps.db, order.out_trade_no)) ?? order;
+  }
+  if (result.kind === "result_fail" && result.errCode === "ORDERPAID") {
+    // The user paid after all: record the payment through orderquery, never close it.
+    await confirmWithQuery(deps, order.out_trade_no);
+    throw orderPaid();
+  }
+  logEvent("closeorder_failed", { outTradeNo: order.out_trade_no, kind: result.kind, errCode: result.kind === "result_fail" ? result.errCode : null });
+  throw upstreamError();
+}

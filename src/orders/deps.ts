@@ -1,0 +1,46 @@
+/** What the order services need, built once per request (or per scheduled run) from the Env. */
+import type { Config, Env } from "../config";
+import { WechatPayClient } from "../wechatpay/client";
+import type { SignType } from "../wechatpay/sign";
+
+export interface Deps {
+  config: Config;
+  db: D1Database;
+  kv: KVNamespace;
+  now: () => Date;
+  /** A WeChat Pay client pinned to one signature algorithm (orders keep the one they were placed with). */
+  payClient: (signType?: SignType) => WechatPayClient;
+}
+
+export function buildDeps(env: Env, config: Config, now: () => Date = () => new Date()): Deps {
+  const clients = new Map<SignType, WechatPayClient>();
+  // /secapi/* needs the merchant certificate; without the binding only a non-WeChat base (the
+  // simulator) is allowed, which loadConfig() already enforces.
+  const cert = env.WXPAY_CERT;
+  const certFetch = cert ? (req: Request) => cert.fetch(req) : undefined;
+  return {
+    config,
+    db: env.DB,
+    kv: env.NOTIFY_KV,
+    now,
+    payClient(signType = config.signType) {
+      let client = clients.get(signType);
+      if (!client) {
+        client = new WechatPayClient({
+          appId: config.appId,
+          mchId: config.mchId,
+          key: config.payKey,
+          previousKeys: config.previousPayKeys,
+          signType,
+          payBase: config.payBase,
+          // Late-bound so tests can spy on globalThis.fetch.
+          fetch: (req: Request) => fetch(req),
+          ...(certFetch ? { certFetch } : {}),
+          now,
+        });
+        clients.set(signType, client);
+      }
+      return client;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * WeChat's payment notification (DESIGN.md rule 3): raw XML in, raw XML out. Order of checks:
+ * read (hardened, capped) → verify signature (pinned algorithm, current and previous key) →
+ * appid/mch_id → KV fast path for a transaction already committed → the one transition function.
+ * The ACK is only sent after D1 has committed what the notification means.
+ */
+import { logEvent } from "../log";
+import { isKnownPaid, rememberPaid } from "../store/notify-hints";
+import { MoneyError, parseFen } from "../wechatpay/money";
+import { verifySign } from "../wechatpay/sign";
+import { ACK_XML, failXml, readXml, XmlError } from "../wechatpay/xml";
+import type { Deps } from "./deps";
+import { applyTradeReport } from "./transition";
+
+export interface NotifyReply {
+  status: 200 | 400 | 500;
+  xml: string;
+  /** For logs: what happened, never the body. */
+  outcome: string;
+  outTradeNo?: string;
+}
+
+const refuse = (outcome: string, message = "invalid request"): NotifyReply => ({ status: 400, xml: failXml(message), outcome });
+
+export async function handlePayNotify(deps: Deps, body: ArrayBuffer): Promise<NotifyReply> {
+  let fields;
+  try {
+    fields = readXml(body);
+  } catch (error) {
+    if (error instanceof XmlError) return refuse(`bad_xml:${error.code}`);
+    throw error;
+  }
+  const { config } = deps;
+  if (fields.return_code !== "SUCCESS") return refuse("return_code_not_success");
+  const keys = [config.payKey, ...config.previousPayKeys];
+  if (!(await verifySign(fields, keys, config.signType))) return refuse("bad_signature", "invalid signature");
+  if (fields.appid !== config.appId || fields.mch_id !== config.mchId) return refuse("foreign_merchant");
+
+  const outTradeNo = fields.out_trade_no ?? "";
+  const transactionId = fields.transaction_id ?? "";
+  const paid = fields.result_code === "SUCCESS";
+  let totalFee: number | null = null;
+  try {
+    totalFee = parseFen(fields.total_fee ?? "");
+  } catch (error) {
+    if (!(error instanceof MoneyError)) throw error;
+  }
+
+  // Fast path: a duplicate of a payment D1 already committed (KV is only a hint, checked against
+  // the exact order and amount; a miss or an outage just takes the D1 path below).
+  if (paid && transactionId && totalFee !== null && (await isKnownPaid(deps.kv, transactionId, outTradeNo, totalFee))) {
+    return { status: 200, xml: ACK_XML, outcome: "duplicate_hint", outTradeNo };
+  }
+
+  const outcome = await applyTradeReport(deps, "pay_notify", fields);
+  switch (outcome.result) {
+    case "applied":
+    case "duplicate":
+      if (paid && outcome.order.transaction_id === transactionId) {
+        await rememberPaid(deps.kv, transactionId, outTradeNo, outcome.order.total_fee);
+      }
+      return { status: 200, xml: ACK_XML, outcome: outcome.result, outTradeNo };
+    case "unchanged":
+      return { status: 200, xml: ACK_XML, outcome: "unchanged", outTradeNo };
+    case "anomaly":
+      // Recorded; a retry would tell us nothing new.
+      logEvent("pay_notify_anomaly", { outTradeNo, transactionId, reason: outcome.reason });
+      return { status: 200, xml: ACK_XML, outcome: `anomaly:${outcome.reason}`, outTradeNo };
+    case "unknown_order":
+      // Possibly a replica that has not seen the order yet: ask WeChat to retry.
+      logEvent("pay_notify_anomaly", { outTradeNo, transactionId, reason: "unknown_order" });
+      return { status: 500, xml: failXml("order not found"), outcome: "unknown_order", outTradeNo };
+  }
+}

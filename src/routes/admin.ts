@@ -1,0 +1,39 @@
+/** /admin/*: bearer ADMIN_TOKEN compared in constant time; a user's session token is refused. */
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { ApiError, badRequest } from "../errors";
+import { upsertProduct } from "../store/products";
+import { timingSafeEqual } from "../wechatpay/sign";
+import { readJsonObject } from "./json";
+import type { AppEnv } from "./types";
+
+export const adminRoutes = new Hono<AppEnv>();
+
+const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("authorization") ?? "";
+  const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+  // Hash both sides first so the comparison is constant-time whatever the lengths.
+  const [given, expected] = await Promise.all([digest(token), digest(c.var.config.adminToken)]);
+  if (!token || !timingSafeEqual(given, expected)) throw new ApiError(401, "UNAUTHORIZED", "admin token required");
+  await next();
+});
+adminRoutes.use("*", requireAdmin);
+
+adminRoutes.put("/products/:sku", async (c) => {
+  const sku = c.req.param("sku");
+  if (!/^[\x21-\x7e]{1,64}$/.test(sku)) throw badRequest("sku must be 1 to 64 printable ASCII characters");
+  const body = await readJsonObject(c);
+  const { name, priceFen, active } = body;
+  if (typeof name !== "string" || name.trim() === "" || name.length > 100) throw badRequest("name must be a non-empty string of at most 100 characters");
+  if (typeof priceFen !== "number" || !Number.isInteger(priceFen) || priceFen < 1 || priceFen > 100_000_000) {
+    throw badRequest("priceFen must be an integer number of fen from 1 to 100000000");
+  }
+  if (active !== undefined && typeof active !== "boolean") throw badRequest("active must be a boolean");
+  const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, now: c.var.deps.now().getTime() });
+  return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1 } });
+});
+
+async function digest(text: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,52 @@
+/** Strict JSON input for /api and /admin: content type checked, body parsed once, clear 400s naming the field. */
+import type { Context } from "hono";
+import { ApiError, badRequest } from "../errors";
+
+/** Bodies above this are refused with 413 before parsing (see app.ts bodyLimit). */
+export const JSON_BODY_LIMIT = 16 * 1024;
+
+export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as application/json");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw badRequest("body is not valid JSON", "INVALID_JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+export function optionalString(body: Record<string, unknown>, field: string, maxBytes: number): string | null {
+  const value = body[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw badRequest(`${field} must be a string`);
+  if (new TextEncoder().encode(value).length > maxBytes) throw badRequest(`${field} must be at most ${maxBytes} bytes`);
+  return value;
+}
+
+/** `?limit=` within 1..max (default `fallback`). */
+export function limitParam(raw: string | undefined, fallback = 20, max = 100): number {
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw badRequest(`limit must be an integer from 1 to ${max}`);
+  return Number(raw);
+}
+
+/** Opaque keyset cursors: base64url of a JSON array. */
+export function encodeCursor(parts: (string | number)[]): string {
+  return btoa(JSON.stringify(parts)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(raw: string | undefined): unknown[] | null {
+  if (raw === undefined || raw === "") return null;
+  try {
+    const parsed: unknown = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
+    if (Array.isArray(parsed)) return parsed;
+  } catch {
+    // fall through
+  }
+  throw badRequest("cursor is invalid");
+}

@@ -1,0 +1,14 @@
+/** The Hono environment shared by all routes. */
+import type { Config, Env } from "../config";
+import type { Deps } from "../orders/deps";
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    config: Config;
+    deps: Deps;
+    /** Set by requireUser. */
+    userId: string;
+    openid: string;
+  };
+}
