@@ -1,0 +1,48 @@
+// Protocol hot paths, measured in Node's V8 (the engine workerd uses) on the bundled src/ code.
+// Printed numbers, never asserted: see scripts/bench.mjs.
+import { sign, verifySign, type Fields, type SignType } from "../src/wechatpay/sign";
+import { ACK_XML, readXml, writeXml } from "../src/wechatpay/xml";
+
+const KEY = "192006250b4c09247ec02edce69f6a2d";
+
+/** A realistic 20-field payment notification (reference §5.1), signed with `type`. */
+async function notification(type: SignType): Promise<string> {
+  const fields: Fields = {
+    appid: "wxd930ea5d5a258f4f", attach: "table 7", bank_type: "CMC", cash_fee: "1990", coupon_count: "0",
+    device_info: "WEB", fee_type: "CNY", is_subscribe: "N", mch_id: "10000100", nonce_str: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+    openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", out_trade_no: "20261127131500abcdefghijkl", result_code: "SUCCESS",
+    return_code: "SUCCESS", return_msg: "OK", time_end: "20261127131500", total_fee: "1990", trade_type: "JSAPI",
+    transaction_id: "4200001234202611271234567890",
+  };
+  fields.sign = await sign(fields, KEY, type);
+  return writeXml(fields);
+}
+
+async function measure(name: string, iterations: number, op: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < Math.min(1000, iterations); i++) await op(); // warm-up
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) await op();
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`${name.padEnd(58)} ${Math.round(iterations / seconds).toLocaleString("en-US").padStart(10)} ops/s  (${iterations} runs)`);
+}
+
+const encoder = new TextEncoder();
+for (const type of ["MD5", "HMAC-SHA256"] as const) {
+  const body = encoder.encode(await notification(type));
+  await measure(`verify 20-field notify (read XML + verify + ack), ${type}`, 20_000, async () => {
+    const fields = readXml(body);
+    if (!(await verifySign(fields, [KEY], type))) throw new Error("bench notify did not verify");
+    return ACK_XML;
+  });
+}
+
+const unifiedOrder: Fields = {
+  appid: "wxd930ea5d5a258f4f", mch_id: "10000100", nonce_str: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", sign_type: "MD5",
+  body: "Oolong tea 250g 等3件商品", out_trade_no: "20261127131500abcdefghijkl", total_fee: "3987",
+  spbill_create_ip: "203.0.113.7", notify_url: "https://shop.example/wechat/pay/notify", trade_type: "JSAPI",
+  openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", time_start: "20261127131500", time_expire: "20261127134500", attach: "table 7",
+};
+for (const type of ["MD5", "HMAC-SHA256"] as const) {
+  const fields = { ...unifiedOrder, sign_type: type };
+  await measure(`sign + serialise unifiedorder request, ${type}`, 20_000, async () => writeXml({ ...fields, sign: await sign(fields, KEY, type) }));
+}
