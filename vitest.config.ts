@@ -1,6 +1,41 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { createSimulator } from "./sim/core.ts";
+
+/** Every var and secret the workerd tests rely on, pinned (a local .dev.vars must not leak in). */
+const TEST_VARS = {
+  WECHAT_APPID: "wxd930ea5d5a258f4f",
+  WECHAT_MCH_ID: "10000100",
+  WECHAT_APP_SECRET: "test-app-secret-for-the-simulator",
+  WECHAT_PAY_KEY: "192006250b4c09247ec02edce69f6a2d",
+  WECHAT_PAY_KEY_PREVIOUS: "",
+  WECHAT_SIGN_TYPE: "MD5",
+  WECHAT_NOTIFY_URL: "",
+  WECHAT_REFUND_NOTIFY_URL: "",
+  WECHAT_API_BASE: "http://wechat.sim",
+  WECHAT_PAY_BASE: "http://wechat.sim",
+  SESSION_SECRET: "test-session-secret-0123456789abcdef-0123456789",
+  ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+  ORDER_TTL_MINUTES: "30",
+  RECONCILE_DELAY_SECONDS: "60",
+};
+
+/**
+ * One simulator for the whole workerd project: it is the Worker's outbound network
+ * (outboundService) and the tests' control surface (the SIM service binding). It runs here in Node;
+ * notifications wait in its outbox until test/integration/harness.ts delivers them to the Worker.
+ */
+const simulator = createSimulator({
+  appId: TEST_VARS.WECHAT_APPID,
+  mchId: TEST_VARS.WECHAT_MCH_ID,
+  apiKey: TEST_VARS.WECHAT_PAY_KEY,
+  appSecret: TEST_VARS.WECHAT_APP_SECRET,
+  delivery: "outbox",
+  timeScale: 0,
+  closeMinAgeSeconds: 0,
+});
+const toSimulator = (request: Request) => simulator.fetch(request);
 
 /**
  * Two projects: "workers" runs inside workerd with real local D1 and KV (unit, integration);
@@ -18,7 +53,9 @@ export default defineConfig(async () => {
               miniflare: {
                 // SELF.scheduled() needs this test-only flag.
                 compatibilityFlags: ["service_binding_extra_handlers"],
-                bindings: { TEST_MIGRATIONS: migrations },
+                bindings: { ...TEST_VARS, TEST_MIGRATIONS: migrations },
+                serviceBindings: { SIM: toSimulator },
+                outboundService: toSimulator,
               },
             }),
           ],

@@ -1,0 +1,188 @@
+/**
+ * Test harness for integration tests: talks to the Worker through SELF (real HTTP semantics inside
+ * workerd, real local D1/KV) and to the simulator through the SIM binding. The simulator runs in the
+ * vitest Node process and is also the Worker's outbound network (miniflare outboundService), so the
+ * Worker speaks the real XML protocol to it. Notifications are pulled from the simulator's outbox
+ * and delivered to the Worker here, and the Worker's reply goes back to the simulator, which decides
+ * (as WeChat would) whether it was an acknowledgement or needs a retry.
+ */
+import { createHash, createHmac } from "node:crypto";
+import { env, SELF } from "cloudflare:test";
+
+export const ORIGIN = "https://shop.example";
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A JSON call to the Worker. */
+export async function api<T = any>(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers["content-type"] ??= "application/json";
+  const res = await SELF.fetch(`${ORIGIN}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (XML replies, empty bodies): keep the text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+export const admin = (method: string, path: string, body?: unknown) =>
+  api(method, `/admin${path}`, { token: env.ADMIN_TOKEN, body });
+
+/** Creates (or updates) a product through the admin API. */
+export async function putProduct(sku: string, name: string, priceFen: number, active = true) {
+  const reply = await admin("PUT", `/products/${sku}`, { name, priceFen, active });
+  if (reply.status !== 200) throw new Error(`putProduct ${sku}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body.product;
+}
+
+let codeCounter = 0;
+/** Logs in as `user` with a fresh wx.login code (the simulator maps `user-N` codes to one openid). */
+export async function login(user: string): Promise<string> {
+  const reply = await api("POST", "/api/login", { body: { code: `${user}-${Date.now()}-${++codeCounter}` } });
+  if (reply.status !== 200) throw new Error(`login ${user}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body.token;
+}
+
+/** POST /api/orders for the given cart. */
+export const createOrder = (token: string, items: { sku: string; quantity: number }[], extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  api("POST", "/api/orders", { token, body: { items, ...extra }, headers });
+
+/** Simulator control call. */
+export async function sim<T = any>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
+  const res = await env.SIM.fetch(`http://sim.control/__sim${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** The user pays in WeChat (the simulator checks the paySign like the WeChat client would). */
+export async function payInWechat(payment: unknown, options: Record<string, unknown> = {}) {
+  const reply = await sim("POST", "/pay", { payment, ...options });
+  if (reply.status !== 200) throw new Error(`sim pay: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body as { outTradeNo: string; transactionId: string; deliveryIds: string[] };
+}
+
+export interface DeliveryOutcome {
+  id: string;
+  kind: string;
+  status: number;
+  body: string;
+  acknowledged: boolean;
+}
+
+/**
+ * Delivers every due notification from the simulator's outbox to the Worker (concurrently within a
+ * round, as WeChat's servers do), reports each reply back, and repeats while retries are due.
+ */
+export async function deliverNotifications(maxRounds = 5): Promise<DeliveryOutcome[]> {
+  const outcomes: DeliveryOutcome[] = [];
+  for (let round = 0; round < maxRounds; round++) {
+    const taken = await sim("POST", "/deliveries/take", {});
+    const deliveries: { id: string; kind: string; url: string; body: string }[] = taken.body.deliveries ?? [];
+    if (deliveries.length === 0) break;
+    await Promise.all(
+      deliveries.map(async (d) => {
+        const res = await SELF.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
+        const text = await res.text();
+        const result = await sim("POST", `/deliveries/${d.id}/result`, { status: res.status, body: text });
+        outcomes.push({ id: d.id, kind: d.kind, status: res.status, body: text, acknowledged: result.body.acknowledged });
+      }),
+    );
+  }
+  return outcomes;
+}
+
+/** POSTs raw bytes to a WeChat callback path of the Worker. */
+export async function postNotify(path: string, body: BodyInit | null, headers: Record<string, string> = { "content-type": "text/xml" }) {
+  const res = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers, body });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+/**
+ * The official v2 signature, written independently of src/ (node:crypto, not spark-md5/Web Crypto),
+ * so tests catch a signer that drifts from WeChat's algorithm.
+ */
+export function signWechat(fields: Record<string, string>, key: string, type: "MD5" | "HMAC-SHA256" = "MD5"): string {
+  const text =
+    Object.keys(fields)
+      .filter((k) => k !== "sign" && fields[k] !== "" && fields[k] !== undefined)
+      .sort()
+      .map((k) => `${k}=${fields[k]}`)
+      .join("&") + `&key=${key}`;
+  const digest = type === "HMAC-SHA256" ? createHmac("sha256", key).update(text, "utf8") : createHash("md5").update(text, "utf8");
+  return digest.digest("hex").toUpperCase();
+}
+
+/** Flat `<xml>` with CDATA values, in the given field order. */
+export function toXml(fields: Record<string, string>): string {
+  return `<xml>${Object.entries(fields).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("")}</xml>`;
+}
+
+/** A genuine-looking signed payment notification for an order (as WeChat would send it). */
+export function payNotifyFields(order: { outTradeNo: string; totalFee: number; openid?: string }, overrides: Record<string, string> = {}) {
+  const fields: Record<string, string> = {
+    appid: env.WECHAT_APPID,
+    bank_type: "OTHERS",
+    cash_fee: String(order.totalFee),
+    fee_type: "CNY",
+    is_subscribe: "N",
+    mch_id: env.WECHAT_MCH_ID,
+    nonce_str: crypto.randomUUID().replace(/-/g, ""),
+    openid: order.openid ?? "o-test-openid",
+    out_trade_no: order.outTradeNo,
+    result_code: "SUCCESS",
+    return_code: "SUCCESS",
+    time_end: "20261127131500",
+    total_fee: String(order.totalFee),
+    trade_type: "JSAPI",
+    transaction_id: `4200${Date.now()}${Math.floor(Math.random() * 1e10).toString().padStart(10, "0")}`.slice(0, 28),
+    ...overrides,
+  };
+  return fields;
+}
+
+export function signedNotifyXml(fields: Record<string, string>, key = env.WECHAT_PAY_KEY, type: "MD5" | "HMAC-SHA256" = "MD5") {
+  return toXml({ ...fields, sign: signWechat(fields, key, type) });
+}
+
+/** Rows of a table, for asserting D1 state directly. */
+export async function rows<T = any>(sql: string, ...params: unknown[]): Promise<T[]> {
+  const { results } = await env.DB.prepare(sql).bind(...params).all<T>();
+  return results;
+}
+
+/** A snapshot of everything a refused message must not change. */
+export async function snapshot() {
+  const [orders, events, refunds] = await Promise.all([
+    rows("SELECT out_trade_no, status, transaction_id, refunded_fee, updated_at FROM orders ORDER BY out_trade_no"),
+    rows("SELECT id FROM events ORDER BY id"),
+    rows("SELECT out_refund_no, status FROM refunds ORDER BY out_refund_no"),
+  ]);
+  const kv = await env.NOTIFY_KV.list();
+  return { orders, events, refunds, kv: kv.keys.map((k) => k.name) };
+}

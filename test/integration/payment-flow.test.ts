@@ -1,0 +1,195 @@
+// The mini-program payment flow end to end inside workerd: login → priced order → unifiedorder at the
+// simulator → wx.requestPayment parameters → the user pays → notify → PAID; and the rules around it
+// (prices from D1, ownership, idempotency, re-entry, cancel). Real D1/KV, real XML to the simulator.
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, createOrder, deliverNotifications, login, payInWechat, putProduct, rows, signWechat, sim } from "./harness";
+
+beforeAll(async () => {
+  await putProduct("tea", "Oolong tea 250g", 1990);
+  await putProduct("mint", "Mint candy", 7); // the ¥0.07 product floats get wrong
+  await putProduct("retired", "Retired", 100, false);
+});
+
+describe("products", () => {
+  it("lists active products with integer fen prices", async () => {
+    const { status, body } = await api("GET", "/api/products");
+    expect(status).toBe(200);
+    const skus = body.products.map((p: any) => p.sku);
+    expect(skus).toContain("tea");
+    expect(skus).not.toContain("retired");
+    expect(body.products.find((p: any) => p.sku === "mint")).toEqual({ sku: "mint", name: "Mint candy", priceFen: 7 });
+  });
+});
+
+describe("checkout", () => {
+  it("creates a NOTPAY order priced from D1 and returns wx.requestPayment parameters", async () => {
+    const token = await login("alice");
+    const reply = await createOrder(token, [{ sku: "tea", quantity: 2 }, { sku: "mint", quantity: 1 }], { attach: "table 7" });
+    expect(reply.status).toBe(201);
+    const { order, payment } = reply.body;
+    expect(order).toMatchObject({ status: "NOTPAY", totalFee: 2 * 1990 + 7, attach: "table 7", paidAt: null, transactionId: null, refundedFee: 0 });
+    expect(order.items).toEqual([
+      { sku: "tea", name: "Oolong tea 250g", quantity: 2, priceFen: 1990 },
+      { sku: "mint", name: "Mint candy", quantity: 1, priceFen: 7 },
+    ]);
+    expect(order.outTradeNo).toMatch(/^[0-9A-Za-z_-]{1,32}$/);
+    expect(Object.keys(payment).sort()).toEqual(["nonceStr", "package", "paySign", "signType", "timeStamp"]);
+    expect(payment.timeStamp).toMatch(/^\d{10}$/);
+    expect(payment.signType).toBe("MD5");
+    expect(payment.package).toMatch(/^prepay_id=\S+$/);
+    // The paySign verifies with the official algorithm over the five signed fields (appId signed, not returned).
+    const signed = { appId: env.WECHAT_APPID, timeStamp: payment.timeStamp, nonceStr: payment.nonceStr, package: payment.package, signType: "MD5" };
+    expect(payment.paySign).toBe(signWechat(signed, env.WECHAT_PAY_KEY));
+  });
+
+  it("sends unifiedorder with a valid signature, the session's openid, the D1 amount, notify_url and Beijing-time expiry", async () => {
+    const token = await login("bob");
+    const before = Date.now();
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }], { totalFee: 1, amount: 1, openid: "attacker", out_trade_no: "forged" });
+    const received = await sim("GET", `/received?path=/pay/unifiedorder`);
+    const request = received.body.requests.filter((r: any) => r.fields.out_trade_no === body.order.outTradeNo).at(-1);
+    expect(request).toBeDefined();
+    const f = request.fields;
+    expect(f.sign).toBe(signWechat(f, env.WECHAT_PAY_KEY, "MD5"));
+    expect(f.total_fee).toBe("7"); // ¥0.07 is 7 fen, not 8
+    expect(f.openid).not.toBe("attacker");
+    const users = await rows<{ openid: string }>("SELECT u.openid FROM users u JOIN orders o ON o.user_id = u.id WHERE o.out_trade_no = ?", body.order.outTradeNo);
+    expect(f.openid).toBe(users[0]!.openid);
+    expect(f.notify_url).toBe("https://shop.example/wechat/pay/notify");
+    expect(f.trade_type).toBe("JSAPI");
+    expect(f.appid).toBe(env.WECHAT_APPID);
+    expect(f.mch_id).toBe(env.WECHAT_MCH_ID);
+    // time_expire is Beijing time (UTC+8), ORDER_TTL_MINUTES after time_start.
+    const beijing = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().replace(/\D/g, "").slice(0, 14);
+    expect(f.time_start >= beijing(before - 1000)).toBe(true);
+    const expectedExpire = beijing(new Date(body.order.expiresAt).getTime());
+    expect(f.time_expire).toBe(expectedExpire);
+    expect(new Date(body.order.expiresAt).getTime() - new Date(body.order.createdAt).getTime()).toBe(30 * 60_000);
+    expect(f.body).toBe("Mint candy");
+    expect(body.order.outTradeNo).not.toBe("forged");
+    expect(JSON.stringify(body)).not.toContain("session_key");
+    expect(JSON.stringify(body)).not.toContain(users[0]!.openid);
+  });
+
+  it("walks the whole happy path: pay in WeChat → notify → PAID exactly once", async () => {
+    const token = await login("carol");
+    const { body } = await createOrder(token, [{ sku: "tea", quantity: 1 }]);
+    const paid = await payInWechat(body.payment);
+    expect(paid.outTradeNo).toBe(body.order.outTradeNo);
+    const deliveries = await deliverNotifications();
+    expect(deliveries.length).toBeGreaterThanOrEqual(1);
+    expect(deliveries.every((d) => d.status === 200 && d.acknowledged)).toBe(true);
+    const { body: read } = await api("GET", `/api/orders/${body.order.outTradeNo}`, { token });
+    expect(read.order).toMatchObject({ status: "PAID", transactionId: paid.transactionId, totalFee: 1990 });
+    expect(read.order.paidAt).toMatch(/Z$/);
+    const events = await rows("SELECT kind, verdict FROM events WHERE out_trade_no = ?", body.order.outTradeNo);
+    expect(events).toEqual([{ kind: "pay_notify", verdict: "applied" }]);
+  });
+
+  it("rejects bad carts with 400 and creates nothing", async () => {
+    const token = await login("dave");
+    const before = await rows("SELECT COUNT(*) AS n FROM orders");
+    const unifiedBefore = (await sim("GET", "/received?path=/pay/unifiedorder")).body.requests.length;
+    const bad = [
+      [{ sku: "tea", quantity: 0 }],
+      [{ sku: "tea", quantity: -1 }],
+      [{ sku: "tea", quantity: 1.5 }],
+      [{ sku: "tea", quantity: "2" }],
+      [{ sku: "tea", quantity: 1e3 }],
+      [{ sku: "tea", quantity: 9007199254740993 }],
+      [{ sku: "nope", quantity: 1 }],
+      [{ sku: "retired", quantity: 1 }],
+      [],
+      Array.from({ length: 51 }, (_, i) => ({ sku: `s${i}`, quantity: 1 })),
+    ];
+    for (const items of bad) {
+      const reply = await createOrder(token, items as any);
+      expect(reply.status, JSON.stringify(items).slice(0, 60)).toBe(400);
+      expect(reply.body.error.code).toMatch(/^[A-Z_]+$/);
+      expect(reply.body.error.message).toMatch(/items|sku|quantity/);
+    }
+    expect(await rows("SELECT COUNT(*) AS n FROM orders")).toEqual(before);
+    expect((await sim("GET", "/received?path=/pay/unifiedorder")).body.requests.length).toBe(unifiedBefore);
+  });
+
+  it("keeps users apart: another user's order is a 404 for reading, paying and cancelling", async () => {
+    const owner = await login("erin");
+    const other = await login("frank");
+    const { body } = await createOrder(owner, [{ sku: "mint", quantity: 3 }]);
+    const id = body.order.outTradeNo;
+    expect((await api("GET", `/api/orders/${id}`, { token: other })).status).toBe(404);
+    expect((await api("POST", `/api/orders/${id}/payment`, { token: other })).status).toBe(404);
+    expect((await api("POST", `/api/orders/${id}/cancel`, { token: other })).status).toBe(404);
+    const list = await api("GET", "/api/orders", { token: other });
+    expect(list.body.orders.map((o: any) => o.outTradeNo)).not.toContain(id);
+    const mine = await api("GET", "/api/orders", { token: owner });
+    expect(mine.body.orders.map((o: any) => o.outTradeNo)).toContain(id);
+  });
+
+  it("honours Idempotency-Key: the same key and cart give the same order, a different cart is refused", async () => {
+    const token = await login("gina");
+    const key = crypto.randomUUID();
+    const first = await createOrder(token, [{ sku: "tea", quantity: 1 }], {}, { "Idempotency-Key": key });
+    const second = await createOrder(token, [{ sku: "tea", quantity: 1 }], {}, { "Idempotency-Key": key });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(200);
+    expect(second.body.order.outTradeNo).toBe(first.body.order.outTradeNo);
+    expect(second.body.payment.package).toBe(first.body.payment.package);
+    const changed = await createOrder(token, [{ sku: "tea", quantity: 2 }], {}, { "Idempotency-Key": key });
+    expect(changed.status).toBe(422);
+    const count = await rows("SELECT COUNT(*) AS n FROM orders o JOIN idempotency_keys k ON k.out_trade_no = o.out_trade_no WHERE k.key = ?", key);
+    expect(count).toEqual([{ n: 1 }]);
+  });
+
+  it("re-issues payment parameters for a NOTPAY order with the same prepay_id, and refuses paid orders", async () => {
+    const token = await login("hank");
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
+    const again = await api("POST", `/api/orders/${body.order.outTradeNo}/payment`, { token });
+    expect(again.status).toBe(200);
+    expect(again.body.payment.package).toBe(body.payment.package);
+    await payInWechat(again.body.payment);
+    await deliverNotifications();
+    const paid = await api("POST", `/api/orders/${body.order.outTradeNo}/payment`, { token });
+    expect(paid.status).toBe(409);
+    expect(paid.body.error.code).toBe("ORDER_NOT_PAYABLE");
+  });
+
+  it("cancels an unpaid order through closeorder, and a paid one answers ORDER_PAID", async () => {
+    const token = await login("ivan");
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
+    const closed = await api("POST", `/api/orders/${body.order.outTradeNo}/cancel`, { token });
+    expect(closed.status).toBe(200);
+    expect(closed.body.order.status).toBe("CLOSED");
+    expect((await sim("GET", `/orders/${body.order.outTradeNo}`)).body.state).toBe("CLOSED");
+    expect((await api("POST", `/api/orders/${body.order.outTradeNo}/payment`, { token })).status).toBe(409);
+
+    const second = await createOrder(token, [{ sku: "mint", quantity: 2 }]);
+    await payInWechat(second.body.payment, { notify: "none" }); // paid, notification lost
+    const cancel = await api("POST", `/api/orders/${second.body.order.outTradeNo}/cancel`, { token });
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe("ORDER_PAID");
+    const read = await api("GET", `/api/orders/${second.body.order.outTradeNo}`, { token });
+    expect(read.body.order.status).toBe("PAID");
+  });
+
+  it("learns about a payment whose notification never comes when the order is read", async () => {
+    const token = await login("judy");
+    const { body } = await createOrder(token, [{ sku: "tea", quantity: 1 }]);
+    const paid = await payInWechat(body.payment, { notify: "none" });
+    const read = await api("GET", `/api/orders/${body.order.outTradeNo}`, { token });
+    expect(read.body.order).toMatchObject({ status: "PAID", transactionId: paid.transactionId });
+    const events = await rows("SELECT kind, verdict FROM events WHERE out_trade_no = ?", body.order.outTradeNo);
+    expect(events).toEqual([{ kind: "order_query", verdict: "applied" }]);
+  });
+
+  it("confirms a NOTPAY order with orderquery at most once per 5 s", async () => {
+    const token = await login("kate");
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
+    const count = async () => (await sim("GET", "/received?path=/pay/orderquery")).body.requests.filter((r: any) => r.fields.out_trade_no === body.order.outTradeNo).length;
+    await api("GET", `/api/orders/${body.order.outTradeNo}`, { token });
+    await api("GET", `/api/orders/${body.order.outTradeNo}`, { token });
+    await api("GET", `/api/orders/${body.order.outTradeNo}`, { token });
+    expect(await count()).toBe(1);
+  });
+});
