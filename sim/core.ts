@@ -409,9 +409,10 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       try {
         return await control(request, url);
       } catch (e) {
+        if (!(e instanceof ControlError) && !(e instanceof NotifierError)) throw e;
+        log(`${request.method} ${path} → ${e.status} ${e.message}`);
         if (e instanceof ControlError) return controlError(e.status, e.code, e.message);
-        if (e instanceof NotifierError) return controlError(e.status, e.status === 404 ? "NOT_FOUND" : "CONFLICT", e.message);
-        throw e;
+        return controlError(e.status, e.status === 404 ? "NOT_FOUND" : "CONFLICT", e.message);
       }
     }
     if (path === LOGIN_PATH) return login(request, url);

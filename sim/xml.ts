@@ -80,7 +80,7 @@ export function parseFlatXml(input: string, opts: ParseOptions = {}): Record<str
     const open = /^<([^\s<>/!?]+)(\/?)>/.exec(s.slice(i, i + 200));
     if (!open) throw new XmlError("malformed element (attributes, comments and PIs are not allowed)");
     const name = open[1] as string;
-    if (!NAME.test(name) || FORBIDDEN_NAMES.has(name)) throw new XmlError(`invalid element name ${JSON.stringify(name)}`);
+    if (!NAME.test(name) || FORBIDDEN_NAMES.has(name) || name === root) throw new XmlError(`invalid element name ${JSON.stringify(name)}`);
     if (out.has(name)) throw new XmlError(`duplicate element <${name}>`);
     if (out.size >= maxFields) throw new XmlError("too many elements");
     i += open[0].length;
