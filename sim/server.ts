@@ -92,28 +92,34 @@ export async function startSimServer(options: SimServerOptions = {}): Promise<Si
   };
 }
 
-function envNumber(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-async function main() {
-  const env = process.env;
-  const port = envNumber("SIM_PORT", 8788);
-  // SIM_CLOSE_MIN_AGE_SECONDS defaults to 0 for local development (WeChat documents 5 minutes, see README)
-  const server = await startSimServer({
-    port,
+/**
+ * Options for `npm run sim` (and scripts that want the same behaviour) from the environment:
+ * WECHAT_APPID, WECHAT_MCH_ID, WECHAT_PAY_KEY, WECHAT_APP_SECRET (falling back to LOCAL_DEFAULTS), SIM_PORT
+ * (8788), SIM_TIME_SCALE (1), SIM_CLOSE_MIN_AGE_SECONDS (0 for local development; WeChat documents 300),
+ * SIM_AUTO_COMPLETE_REFUNDS_MS (3000).
+ */
+export function simOptionsFromEnv(env: Record<string, string | undefined> = process.env): SimServerOptions {
+  const num = (name: string, fallback: number): number => {
+    const v = env[name];
+    if (v === undefined || v === "") return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  return {
+    port: num("SIM_PORT", 8788),
     appId: env.WECHAT_APPID || LOCAL_DEFAULTS.appId,
     mchId: env.WECHAT_MCH_ID || LOCAL_DEFAULTS.mchId,
     apiKey: env.WECHAT_PAY_KEY || LOCAL_DEFAULTS.apiKey,
     appSecret: env.WECHAT_APP_SECRET || LOCAL_DEFAULTS.appSecret,
-    timeScale: envNumber("SIM_TIME_SCALE", 1),
-    closeMinAgeSeconds: envNumber("SIM_CLOSE_MIN_AGE_SECONDS", 0),
-    autoCompleteRefundsAfterMs: envNumber("SIM_AUTO_COMPLETE_REFUNDS_MS", 3000),
-  });
+    timeScale: num("SIM_TIME_SCALE", 1),
+    closeMinAgeSeconds: num("SIM_CLOSE_MIN_AGE_SECONDS", 0),
+    autoCompleteRefundsAfterMs: num("SIM_AUTO_COMPLETE_REFUNDS_MS", 3000),
+  };
+}
+
+async function main() {
+  const server = await startSimServer(simOptionsFromEnv());
   console.log(`[sim] WeChat simulator listening on ${server.url} (jscode2session + Pay API v2; control API under ${server.url}/__sim/)`);
   const stop = () => {
     void server.close().then(() => process.exit(0));

@@ -8,7 +8,7 @@ import { createSimulator } from "../../sim/core.ts";
 import type { Simulator, SimulatorOptions } from "../../sim/core.ts";
 import { RETRY_SCHEDULE_SECONDS } from "../../sim/notifier.ts";
 import { drainOutbox } from "../../sim/outbox.ts";
-import { startSimServer } from "../../sim/server.ts";
+import { LOCAL_DEFAULTS, simOptionsFromEnv, startSimServer } from "../../sim/server.ts";
 
 const APPID = "wxd930ea5d5a258f4f";
 const MCH = "10000100";
@@ -330,5 +330,15 @@ describe("http delivery (npm run sim / e2e mode)", () => {
     await srv.sim.idle();
     const { deliveries } = await (await fetch(`${srv.url}/__sim/deliveries`)).json();
     expect(deliveries.map((d: { status: string }) => d.status)).toEqual(["acknowledged", "acknowledged", "acknowledged", "acknowledged"]);
+  });
+
+  it("simOptionsFromEnv: local defaults (equal to wrangler.toml/.dev.vars.example) and overrides", () => {
+    expect(simOptionsFromEnv({})).toEqual({
+      port: 8788, appId: "wxd930ea5d5a258f4f", mchId: "10000100", apiKey: "192006250b4c09247ec02edce69f6a2d", appSecret: "local-app-secret-for-the-simulator",
+      timeScale: 1, closeMinAgeSeconds: 0, autoCompleteRefundsAfterMs: 3000,
+    });
+    expect(LOCAL_DEFAULTS.apiKey).toHaveLength(32);
+    expect(simOptionsFromEnv({ SIM_PORT: "9000", WECHAT_APPID: "wxabc", SIM_TIME_SCALE: "0.01", SIM_CLOSE_MIN_AGE_SECONDS: "300" })).toMatchObject({ port: 9000, appId: "wxabc", timeScale: 0.01, closeMinAgeSeconds: 300 });
+    expect(() => simOptionsFromEnv({ SIM_PORT: "x" })).toThrow(/SIM_PORT/);
   });
 });
