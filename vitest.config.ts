@@ -45,6 +45,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     test: {
+      // Structured logs of passing tests are noise; a failing test still shows its logs.
+      silent: "passed-only",
       projects: [
         {
           plugins: [
