@@ -46,7 +46,7 @@ export default defineConfig(async () => {
   return {
     test: {
       // Structured logs of passing tests are noise; a failing test still shows its logs.
-      silent: "passed-only",
+      silent: "passed-only" as const,
       projects: [
         {
           plugins: [
