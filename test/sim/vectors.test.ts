@@ -10,7 +10,7 @@ import type { Simulator } from "../../sim/core.ts";
 import { decryptReqInfo, encryptReqInfo, paySign, sign, verifySign } from "../../sim/crypto.ts";
 import { parseFlatXml } from "../../sim/xml.ts";
 
-const FIX = join(import.meta.dirname, "../../../shared/fixtures/wechatpay-v2");
+const FIX = join(import.meta.dirname, "../fixtures/wechatpay-v2");
 const fixture = (name: string) => JSON.parse(readFileSync(join(FIX, name), "utf8"));
 const DOC_KEY = "192006250b4c09247ec02edce69f6a2d";
 

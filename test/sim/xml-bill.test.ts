@@ -6,7 +6,7 @@ import { feeFen, fenToYuan } from "../../sim/bill.ts";
 import { beijingCompact, beijingDate, parseBeijingCompact } from "../../sim/time.ts";
 import { buildXml, parseFlatXml } from "../../sim/xml.ts";
 
-const FIX = join(import.meta.dirname, "../../../shared/fixtures/wechatpay-v2");
+const FIX = join(import.meta.dirname, "../fixtures/wechatpay-v2");
 
 describe("parseFlatXml (strict)", () => {
   it("reads CDATA and plain values exactly, decodes entities, keeps whitespace, accepts a declaration and BOM", () => {

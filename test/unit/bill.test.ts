@@ -3,11 +3,11 @@
 // header name; truncated or malformed bills throw BillError; XML error bodies are recognised and
 // read through the hardened reader.
 import { describe, expect, it } from "vitest";
-import allCsv from "../../../shared/fixtures/wechatpay-v2/downloadbill_ALL_wechatpay-axios-plugin.csv?raw";
-import successTxt from "../../../shared/fixtures/wechatpay-v2/downloadbill_SUCCESS_wxjava.txt?raw";
-import refundTxt from "../../../shared/fixtures/wechatpay-v2/downloadbill_REFUND_wxjava.txt?raw";
-import sdkgo from "../../../shared/fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
-import observed from "../../../shared/fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
+import allCsv from "../fixtures/wechatpay-v2/downloadbill_ALL_wechatpay-axios-plugin.csv?raw";
+import successTxt from "../fixtures/wechatpay-v2/downloadbill_SUCCESS_wxjava.txt?raw";
+import refundTxt from "../fixtures/wechatpay-v2/downloadbill_REFUND_wxjava.txt?raw";
+import sdkgo from "../fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
+import observed from "../fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
 import { BillError, isBillErrorXml, parseBill, readBillError } from "../../src/wechatpay/bill";
 
 describe("ALL bill (BOM + CRLF, 27 columns)", () => {

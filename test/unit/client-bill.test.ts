@@ -2,8 +2,8 @@
 // body parsed into a Bill (BOM + CRLF fixture), `No Bill Exist` / error_code 20002 → no_bill, other
 // XML errors → return_fail, and HTTP errors, timeouts, non-UTF-8 and truncated bills → transport.
 import { describe, expect, it } from "vitest";
-import allCsv from "../../../shared/fixtures/wechatpay-v2/downloadbill_ALL_wechatpay-axios-plugin.csv?raw";
-import observed from "../../../shared/fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
+import allCsv from "../fixtures/wechatpay-v2/downloadbill_ALL_wechatpay-axios-plugin.csv?raw";
+import observed from "../fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
 import { WechatPayClient } from "../../src/wechatpay/client";
 import { verifySign } from "../../src/wechatpay/sign";
 import { readXml } from "../../src/wechatpay/xml";

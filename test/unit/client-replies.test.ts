@@ -4,7 +4,7 @@
 // HTTP 5xx, HTML, empty, truncated, DOCTYPE, oversize, network error and timeout → transport; the
 // previous key is accepted during rotation; no message ever contains the key.
 import { describe, expect, it } from "vitest";
-import observed from "../../../shared/fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
+import observed from "../fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
 import { WechatPayClient, type PayCallResult } from "../../src/wechatpay/client";
 import type { Fields, SignType } from "../../src/wechatpay/sign";
 import { writeXml } from "../../src/wechatpay/xml";

@@ -3,7 +3,7 @@
 // as text/plain accepted, non-JSON / malformed / HTTP 5xx / network error / timeout → transport, and
 // the secret never appears in any result.
 import { describe, expect, it } from "vitest";
-import samples from "../../../shared/fixtures/wechatpay-v2/jscode2session_responses.json";
+import samples from "../fixtures/wechatpay-v2/jscode2session_responses.json";
 import { code2Session, type Code2SessionResult } from "../../src/miniprogram/code2session";
 import { fakeFetch } from "./helpers";
 

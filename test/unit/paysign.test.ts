@@ -2,9 +2,9 @@
 // sdk-go JSAPI paySign, the computed MD5/HMAC vectors, and that buildRequestPayment signs appId +
 // the four returned fields with the pinned type, returns seconds as a string, and omits appId.
 import { describe, expect, it } from "vitest";
-import official from "../../../shared/fixtures/wechatpay-v2/paysign_miniprogram_official.json";
-import sdkgo from "../../../shared/fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
-import computed from "../../../shared/fixtures/wechatpay-v2/computed_vectors.json";
+import official from "../fixtures/wechatpay-v2/paysign_miniprogram_official.json";
+import sdkgo from "../fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
+import computed from "../fixtures/wechatpay-v2/computed_vectors.json";
 import { buildRequestPayment } from "../../src/wechatpay/payment";
 import { canonicalString, sign, verifySign } from "../../src/wechatpay/sign";
 import { asFields } from "./helpers";

@@ -3,11 +3,11 @@
 // is not a multiple of 16, the wrong key (padding check) and a DOCTYPE in the plaintext are refused
 // with distinct RefundNotifyError codes.
 import { describe, expect, it } from "vitest";
-import outerXml from "../../../shared/fixtures/wechatpay-v2/refund_notify_wechatpy.xml?raw";
-import decryptedXml from "../../../shared/fixtures/wechatpay-v2/refund_notify_wechatpy.decrypted.xml?raw";
-import meta from "../../../shared/fixtures/wechatpay-v2/refund_notify_wechatpy.meta.json";
-import computed from "../../../shared/fixtures/wechatpay-v2/computed_vectors.json";
-import sdkgo from "../../../shared/fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
+import outerXml from "../fixtures/wechatpay-v2/refund_notify_wechatpy.xml?raw";
+import decryptedXml from "../fixtures/wechatpay-v2/refund_notify_wechatpy.decrypted.xml?raw";
+import meta from "../fixtures/wechatpay-v2/refund_notify_wechatpy.meta.json";
+import computed from "../fixtures/wechatpay-v2/computed_vectors.json";
+import sdkgo from "../fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
 import { decryptReqInfo, encryptReqInfo, RefundNotifyError } from "../../src/wechatpay/refund-notify";
 import { md5Hex } from "../../src/wechatpay/sign";
 import { readXml } from "../../src/wechatpay/xml";

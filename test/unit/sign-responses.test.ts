@@ -3,8 +3,8 @@
 // and computed_vectors' unifiedorder reply and pay notifies (CDATA, CJK attach, coupons; the HMAC
 // notify carries no sign_type and verifies only because the type is pinned).
 import { describe, expect, it } from "vitest";
-import sdkgo from "../../../shared/fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
-import computed from "../../../shared/fixtures/wechatpay-v2/computed_vectors.json";
+import sdkgo from "../fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
+import computed from "../fixtures/wechatpay-v2/computed_vectors.json";
 import { verifySign, type Fields } from "../../src/wechatpay/sign";
 import { readXml, writeXml } from "../../src/wechatpay/xml";
 

@@ -3,10 +3,10 @@
 // signature-only params, and computed_vectors.json (CJK body, empty attach excluded, HMAC with
 // sign_type in the string). CJK vectors prove MD5 hashes UTF-8 bytes, not UTF-16 code units.
 import { describe, expect, it } from "vitest";
-import official from "../../../shared/fixtures/wechatpay-v2/sign_official_example.json";
-import wechatpy from "../../../shared/fixtures/wechatpay-v2/sign_wechatpy_test1_test2.json";
-import sdkgo from "../../../shared/fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
-import computed from "../../../shared/fixtures/wechatpay-v2/computed_vectors.json";
+import official from "../fixtures/wechatpay-v2/sign_official_example.json";
+import wechatpy from "../fixtures/wechatpay-v2/sign_wechatpy_test1_test2.json";
+import sdkgo from "../fixtures/wechatpay-v2/sdkgo_signed_vectors_official_key.json";
+import computed from "../fixtures/wechatpay-v2/computed_vectors.json";
 import { canonicalString, md5Hex, sign, type SignType } from "../../src/wechatpay/sign";
 import { asFields } from "./helpers";
 

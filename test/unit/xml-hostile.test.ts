@@ -3,7 +3,7 @@
 // fetch is attempted for DTDs, and no prototype is modified. GBK bytes that happen to be valid UTF-8
 // decode to other characters and so fail the signature.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import xxeFixture from "../../../shared/fixtures/wechatpay-v2/xxe_doctype_wxjava.xml?raw";
+import xxeFixture from "../fixtures/wechatpay-v2/xxe_doctype_wxjava.xml?raw";
 import { verifySign } from "../../src/wechatpay/sign";
 import { readXml, writeXml, XmlError, type XmlErrorCode } from "../../src/wechatpay/xml";
 import { DOC_KEY, signWechat } from "./helpers";

@@ -3,17 +3,17 @@
 // mixed text+CDATA, predefined entities in text only, untrimmed values, CR kept byte-exact,
 // BOM + prolog, byte inputs, the refund-notify "root" root, and a null-prototype result.
 import { describe, expect, it } from "vitest";
-import payNotifyDoc from "../../../shared/fixtures/wechatpay-v2/pay_notify_official_doc.xml?raw";
-import payNotifyCoupons from "../../../shared/fixtures/wechatpay-v2/pay_notify_wxjava_coupons.xml?raw";
-import payNotifyHmac from "../../../shared/fixtures/wechatpay-v2/pay_notify_hmac_no_sign_type_wxjava_issue1585.xml?raw";
-import orderQuery from "../../../shared/fixtures/wechatpay-v2/orderquery_response_coupons_wxjava.xml?raw";
-import refundResp from "../../../shared/fixtures/wechatpay-v2/refund_response_wxjava.xml?raw";
-import refundQuery from "../../../shared/fixtures/wechatpay-v2/refundquery_response_wxjava.xml?raw";
-import uoRequest from "../../../shared/fixtures/wechatpay-v2/unifiedorder_request_official_doc.xml?raw";
-import uoResponse from "../../../shared/fixtures/wechatpay-v2/unifiedorder_response_official_doc.xml?raw";
-import refundNotify from "../../../shared/fixtures/wechatpay-v2/refund_notify_wechatpy.xml?raw";
-import refundPlain from "../../../shared/fixtures/wechatpay-v2/refund_notify_wechatpy.decrypted.xml?raw";
-import observed from "../../../shared/fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
+import payNotifyDoc from "../fixtures/wechatpay-v2/pay_notify_official_doc.xml?raw";
+import payNotifyCoupons from "../fixtures/wechatpay-v2/pay_notify_wxjava_coupons.xml?raw";
+import payNotifyHmac from "../fixtures/wechatpay-v2/pay_notify_hmac_no_sign_type_wxjava_issue1585.xml?raw";
+import orderQuery from "../fixtures/wechatpay-v2/orderquery_response_coupons_wxjava.xml?raw";
+import refundResp from "../fixtures/wechatpay-v2/refund_response_wxjava.xml?raw";
+import refundQuery from "../fixtures/wechatpay-v2/refundquery_response_wxjava.xml?raw";
+import uoRequest from "../fixtures/wechatpay-v2/unifiedorder_request_official_doc.xml?raw";
+import uoResponse from "../fixtures/wechatpay-v2/unifiedorder_response_official_doc.xml?raw";
+import refundNotify from "../fixtures/wechatpay-v2/refund_notify_wechatpy.xml?raw";
+import refundPlain from "../fixtures/wechatpay-v2/refund_notify_wechatpy.decrypted.xml?raw";
+import observed from "../fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
 import { readXml, XmlError } from "../../src/wechatpay/xml";
 
 const code = (fn: () => unknown): string => {

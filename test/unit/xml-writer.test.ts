@@ -2,9 +2,9 @@
 // `<`, `&`, CJK and JSON), refuses unwritable names/values, and that ACK_XML / failXml match the
 // acknowledgement WeChat expects byte for byte (fixture notify_ack_success.xml).
 import { describe, expect, it } from "vitest";
-import ackFixture from "../../../shared/fixtures/wechatpay-v2/notify_ack_success.xml?raw";
-import failFixture from "../../../shared/fixtures/wechatpay-v2/notify_ack_fail_wxjava.xml?raw";
-import wechatpy from "../../../shared/fixtures/wechatpay-v2/sign_wechatpy_test1_test2.json";
+import ackFixture from "../fixtures/wechatpay-v2/notify_ack_success.xml?raw";
+import failFixture from "../fixtures/wechatpay-v2/notify_ack_fail_wxjava.xml?raw";
+import wechatpy from "../fixtures/wechatpay-v2/sign_wechatpy_test1_test2.json";
 import { ACK_XML, failXml, readXml, writeXml, XmlError } from "../../src/wechatpay/xml";
 
 describe("writeXml", () => {
