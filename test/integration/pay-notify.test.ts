@@ -236,7 +236,8 @@ describe("business fields (B28–B33)", () => {
 
   it("B28 when the anomaly cannot be persisted → 500 so WeChat retries", async () => {
     const order = await newOrder();
-    const failingDb = wrapDb(env.DB, { failOn: (sql) => sql.startsWith("INSERT OR IGNORE INTO events") });
+    // Only the anomaly insert fails (INSERT ... VALUES); the payment batch's INSERT ... SELECT runs.
+    const failingDb = wrapDb(env.DB, { failOn: (sql) => sql.startsWith("INSERT OR IGNORE INTO events") && sql.includes("VALUES") });
     const reply = await app.request(`${ORIGIN}${NOTIFY}`, { method: "POST", body: signedNotifyXml(payNotifyFields({ ...order, totalFee: 1 })) }, { ...env, DB: failingDb });
     expect(reply.status).toBe(500);
     expect(await rows("SELECT id FROM events WHERE out_trade_no = ?", order.outTradeNo)).toHaveLength(0);
