@@ -1,5 +1,7 @@
-// `npm run bench`: bundles the protocol benchmark with esbuild (as wrangler would bundle src/) and
-// runs it under this Node (>= 22, V8 like workerd). Prints operations per second; never fails on speed.
+// `npm run bench`: (1) bundles the protocol benchmark with esbuild (as wrangler would bundle src/) and
+// runs it under this Node (>= 22, V8 like workerd); (2) measures the notify path end to end, one
+// request at a time, against `wrangler dev` with local D1/KV (scripts/load.mjs, concurrency 1).
+// Prints numbers; never fails on speed (only on errors or inconsistent D1 state).
 import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,4 +16,14 @@ try {
   await import(pathToFileURL(outfile).href);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+console.log("\nNotify path over HTTP (wrangler dev + local D1/KV), one request at a time:");
+const { runLoad } = await import("./load.mjs");
+const { problems } = await runLoad({ count: 200, concurrency: 1 });
+console.log("Storage round trips (test/integration/notify-cost.test.ts): first notify = 1 KV get + 1 D1 batch + 1 KV put;");
+console.log("duplicate known to KV = 1 KV get, no D1; duplicate unknown to KV = 1 KV get + 1 D1 batch (read-only) + 1 KV put.");
+if (problems.length) {
+  console.error(`FAILED: ${problems.join("; ")}`);
+  process.exit(1);
 }
