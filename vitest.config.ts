@@ -57,6 +57,13 @@ export default defineConfig(async () => {
                 compatibilityFlags: ["service_binding_extra_handlers"],
                 bindings: { ...TEST_VARS, TEST_MIGRATIONS: migrations },
                 serviceBindings: { SIM: toSimulator },
+                // The suite logs in and orders far more often than a person: generous limits here, and
+                // a tight test-only limiter that the rate-limit tests swap in through the env.
+                ratelimits: {
+                  LOGIN_LIMITER: { namespace_id: "1001", simple: { limit: 100_000, period: 60 } },
+                  ORDER_LIMITER: { namespace_id: "1002", simple: { limit: 100_000, period: 60 } },
+                  TIGHT_LIMITER: { namespace_id: "1999", simple: { limit: 3, period: 60 } },
+                },
                 outboundService: toSimulator,
               },
             }),

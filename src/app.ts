@@ -4,8 +4,11 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { contextStorage } from "hono/context-storage";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
 import { loadConfig } from "./config";
 import { ApiError } from "./errors";
 import { logEvent } from "./log";
@@ -17,6 +20,7 @@ import { orderRoutes } from "./routes/orders";
 import { productRoutes } from "./routes/products";
 import type { AppEnv } from "./routes/types";
 import { wechatRoutes } from "./routes/wechat";
+import { signingSelfTest } from "./wechatpay/self-test";
 import { MAX_XML_BYTES, failXml } from "./wechatpay/xml";
 
 const isWechatPath = (path: string) => path.startsWith("/wechat/");
@@ -29,9 +33,24 @@ const xmlHeaders = { "Content-Type": "text/xml; charset=utf-8" };
 
 export const app = new Hono<AppEnv>();
 
-app.get("/health", (c) => {
+// Every response carries X-Request-Id (an incoming one is kept if well-formed) and the usual
+// security headers; every request is logged once, as JSON, with its route, status and latency.
+app.use("*", requestId(), contextStorage(), secureHeaders());
+app.use("*", async (c, next) => {
+  const started = Date.now();
+  await next();
+  logEvent("request", { method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Date.now() - started });
+});
+
+/** The signing self-test runs once per isolate: the result cannot change while the code does not. */
+let selfTest: Promise<string[]> | undefined;
+
+app.get("/health", async (c) => {
   const result = loadConfig(c.env);
-  return result.ok ? c.json({ ok: true }) : c.json({ ok: false, problems: result.problems }, 503);
+  const problems = result.ok ? [] : [...result.problems];
+  selfTest ??= signingSelfTest();
+  for (const algorithm of await selfTest) problems.push(`signing self-test failed for ${algorithm}`);
+  return problems.length === 0 ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
 });
 
 /** Every other route needs a valid config; problems are reported by name on /health only. */

@@ -10,6 +10,9 @@ export interface Env {
   NOTIFY_KV: KVNamespace;
   /** mTLS client certificate for /secapi/* (production only). */
   WXPAY_CERT?: Fetcher;
+  /** Workers rate-limit bindings: logins per client IP, order creations per user. */
+  LOGIN_LIMITER?: RateLimit;
+  ORDER_LIMITER?: RateLimit;
   WECHAT_APPID?: string;
   WECHAT_MCH_ID?: string;
   WECHAT_APP_SECRET?: string;
@@ -52,6 +55,14 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 
 const WECHAT_PAY_HOSTS = new Set(["api.mch.weixin.qq.com", "api2.mch.weixin.qq.com"]);
 const cache = new WeakMap<object, ConfigResult>();
+
+/** Keys and secrets published in WeChat's docs, peer SDK tests and .dev.vars.example. */
+const PUBLIC_EXAMPLE_VALUES = new Set([
+  "192006250b4c09247ec02edce69f6a2d",
+  "qazwsxedcrfvtgbyhnujmikolp111111",
+  "local-session-secret-change-me-in-production-0123456789",
+  "local-admin-token-change-me",
+]);
 
 /**
  * Validates the environment once per isolate (the env object is stable) and returns either the
@@ -103,6 +114,15 @@ function buildConfig(env: Env): ConfigResult {
   if (sessionSecret && sessionSecret.length < 32) problems.push("SESSION_SECRET must be at least 32 characters");
   const adminToken = required("ADMIN_TOKEN");
   if (adminToken && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+
+  if (isWechatProduction) {
+    // Real money: refuse the well-known values of the docs and of .dev.vars.example.
+    if (PUBLIC_EXAMPLE_VALUES.has(payKey)) problems.push("WECHAT_PAY_KEY is a public example key");
+    if (PUBLIC_EXAMPLE_VALUES.has(sessionSecret)) problems.push("SESSION_SECRET is the example value");
+    if (PUBLIC_EXAMPLE_VALUES.has(adminToken)) problems.push("ADMIN_TOKEN is the example value");
+  }
+  if (!env.LOGIN_LIMITER) problems.push("LOGIN_LIMITER rate-limit binding is missing");
+  if (!env.ORDER_LIMITER) problems.push("ORDER_LIMITER rate-limit binding is missing");
 
   const orderTtlMinutes = integerVar("ORDER_TTL_MINUTES", env.ORDER_TTL_MINUTES, 30, 5, 120, problems);
   const reconcileDelaySeconds = integerVar("RECONCILE_DELAY_SECONDS", env.RECONCILE_DELAY_SECONDS, 60, 0, 86_400, problems);

@@ -1,9 +1,13 @@
 /**
- * Structured logs: one JSON object per event on stdout, picked up by Workers observability.
+ * Structured logs: one JSON object per event on stdout, picked up by Workers observability
+ * (`[observability]` in wrangler.toml). Inside a request the request id is added automatically.
  * Callers pass identifiers and outcomes only: never keys, tokens, session keys or whole bodies.
  */
+import { tryGetContext } from "hono/context-storage";
+
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 export function logEvent(event: string, fields: LogFields = {}): void {
-  console.log(JSON.stringify({ event, ...fields }));
+  const requestId = tryGetContext<{ Variables: { requestId: string } }>()?.var.requestId;
+  console.log(JSON.stringify({ event, ...(requestId ? { requestId } : {}), ...fields }));
 }

@@ -6,6 +6,10 @@ declare global {
       NOTIFY_KV: KVNamespace;
       /** The simulator's control surface (same instance as the Worker's outbound fetches). */
       SIM: Fetcher;
+      LOGIN_LIMITER: RateLimit;
+      ORDER_LIMITER: RateLimit;
+      /** Test-only: 3 requests per 60 s, swapped in for the real limiters by the rate-limit tests. */
+      TIGHT_LIMITER: RateLimit;
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
       WECHAT_APPID: string;
       WECHAT_MCH_ID: string;

@@ -6,11 +6,13 @@ import { login } from "../sessions/login";
 import { verifySessionToken } from "../sessions/token";
 import { getUser } from "../store/users";
 import { readJsonObject } from "./json";
+import { clientIp, enforceRateLimit } from "./rate-limit";
 import type { AppEnv } from "./types";
 
 export const authRoutes = new Hono<AppEnv>();
 
 authRoutes.post("/login", async (c) => {
+  await enforceRateLimit(c.env.LOGIN_LIMITER, `login:${clientIp(c.req.header("cf-connecting-ip"))}`);
   const body = await readJsonObject(c);
   const code = body.code;
   if (typeof code !== "string" || code === "") throw badRequest("code must be a non-empty string");

@@ -9,6 +9,7 @@ import { orderJson } from "../orders/view";
 import { getOrderForUser, getOrderItems, listOrdersForUser, type OrderRow } from "../store/orders";
 import { requireUser } from "./auth";
 import { decodeCursor, encodeCursor, limitParam, optionalString, readJsonObject } from "./json";
+import { clientIp, enforceRateLimit } from "./rate-limit";
 import type { AppEnv } from "./types";
 
 export const orderRoutes = new Hono<AppEnv>();
@@ -18,6 +19,7 @@ orderRoutes.use("/orders/*", requireUser);
 const MAX_ITEMS = 50;
 
 orderRoutes.post("/orders", async (c) => {
+  await enforceRateLimit(c.env.ORDER_LIMITER, `orders:${c.var.userId}`);
   const body = await readJsonObject(c);
   const items = parseItems(body.items);
   const attach = optionalString(body, "attach", 127);
@@ -31,7 +33,7 @@ orderRoutes.post("/orders", async (c) => {
     openid: c.var.openid,
     items,
     attach,
-    clientIp: c.req.header("cf-connecting-ip") ?? "127.0.0.1",
+    clientIp: clientIp(c.req.header("cf-connecting-ip")),
     origin: new URL(c.req.url).origin,
     idempotencyKey,
   });
