@@ -4,20 +4,10 @@
 // → refund → refund notification → REFUNDED. Exits non-zero on the first wrong answer.
 // test/e2e/demo.test.ts runs this same script as part of `npm test`.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readVars, startStack } from "./local-stack.mjs";
+import { freePort, readVars, startStack } from "./local-stack.mjs";
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 
 // Demo values only (the simulator's defaults); a developer's .dev.vars is deliberately not used.
 const vars = {

@@ -7,11 +7,10 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { readVars, startStack } from "./local-stack.mjs";
+import { freePort, readVars, startStack } from "./local-stack.mjs";
 
 const { values: args } = parseArgs({ options: { count: { type: "string", default: "400" }, concurrency: { type: "string", default: "16" } } });
 const COUNT = Number(args.count);
@@ -19,15 +18,6 @@ const CONCURRENCY = Number(args.concurrency);
 
 const vars = { WECHAT_APPID: "wxd930ea5d5a258f4f", WECHAT_MCH_ID: "10000100", WECHAT_SIGN_TYPE: "MD5", ...readVars(".dev.vars.example") };
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Runs `total` requests with at most `concurrency` in flight; returns latency stats. */
 async function drive(name, total, concurrency, send) {

@@ -3,7 +3,19 @@
 // `wrangler dev` with local D1/KV, migrated, pointed at the simulator.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { startSimServer } from "../sim/server.ts";
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for throwaway stacks: demo, load). */
+export const freePort = () =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 
 /** Reads a dotenv-style file (KEY=value lines, # comments). */
 export function readVars(file) {

@@ -42,42 +42,42 @@ export async function markPaid(db: D1Database, facts: PaidFacts): Promise<{ chan
   return { changed: update?.meta.changes === 1, order: (select?.results[0] as OrderRow | undefined) ?? null };
 }
 
-/** NOTPAY → PAYERROR (a failed payment attempt WeChat reported). */
-export async function markPayError(
-  db: D1Database,
-  input: { outTradeNo: string; source: string; detail: Record<string, unknown>; now: number },
-): Promise<boolean> {
-  const [update] = await db.batch([
-    db
-      .prepare("UPDATE orders SET status = 'PAYERROR', updated_at = ?2 WHERE out_trade_no = ?1 AND status = 'NOTPAY'")
-      .bind(input.outTradeNo, input.now),
-    db
-      .prepare(
-        `INSERT OR IGNORE INTO events (identity, kind, verdict, out_trade_no, detail, created_at)
-         SELECT 'payerror:' || ?1, ?2, 'applied', ?1, ?3, ?4
-         WHERE EXISTS (SELECT 1 FROM orders WHERE out_trade_no = ?1 AND status = 'PAYERROR')`,
-      )
-      .bind(input.outTradeNo, input.source, JSON.stringify(input.detail), input.now),
-  ]);
-  return update?.meta.changes === 1;
+export interface StatusFacts {
+  outTradeNo: string;
+  source: string;
+  detail: Record<string, unknown>;
+  now: number;
 }
 
+/** NOTPAY → PAYERROR (a failed payment attempt WeChat reported). */
+export const markPayError = (db: D1Database, facts: StatusFacts) => markUnpaidAs(db, "PAYERROR", ["NOTPAY"], "payerror", facts);
+
 /** NOTPAY/PAYERROR → CLOSED (closeorder succeeded, or WeChat reports the order CLOSED). */
-export async function markClosed(
+export const markClosed = (db: D1Database, facts: StatusFacts) => markUnpaidAs(db, "CLOSED", ["NOTPAY", "PAYERROR"], "close", facts);
+
+/**
+ * Moves an unpaid order to `to` from one of `from`, with its applied event (identity
+ * `<prefix>:<out_trade_no>`) in the same batch. The status literals are ours, never input.
+ */
+async function markUnpaidAs(
   db: D1Database,
-  input: { outTradeNo: string; source: string; detail: Record<string, unknown>; now: number },
+  to: "PAYERROR" | "CLOSED",
+  from: readonly ("NOTPAY" | "PAYERROR")[],
+  identityPrefix: string,
+  facts: StatusFacts,
 ): Promise<boolean> {
+  const fromList = from.map((status) => `'${status}'`).join(", ");
   const [update] = await db.batch([
     db
-      .prepare("UPDATE orders SET status = 'CLOSED', updated_at = ?2 WHERE out_trade_no = ?1 AND status IN ('NOTPAY', 'PAYERROR')")
-      .bind(input.outTradeNo, input.now),
+      .prepare(`UPDATE orders SET status = '${to}', updated_at = ?2 WHERE out_trade_no = ?1 AND status IN (${fromList})`)
+      .bind(facts.outTradeNo, facts.now),
     db
       .prepare(
         `INSERT OR IGNORE INTO events (identity, kind, verdict, out_trade_no, detail, created_at)
-         SELECT 'close:' || ?1, ?2, 'applied', ?1, ?3, ?4
-         WHERE EXISTS (SELECT 1 FROM orders WHERE out_trade_no = ?1 AND status = 'CLOSED')`,
+         SELECT ?5 || ':' || ?1, ?2, 'applied', ?1, ?3, ?4
+         WHERE EXISTS (SELECT 1 FROM orders WHERE out_trade_no = ?1 AND status = '${to}')`,
       )
-      .bind(input.outTradeNo, input.source, JSON.stringify(input.detail), input.now),
+      .bind(facts.outTradeNo, facts.source, JSON.stringify(facts.detail), facts.now, identityPrefix),
   ]);
   return update?.meta.changes === 1;
 }
