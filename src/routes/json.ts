@@ -35,6 +35,17 @@ export function limitParam(raw: string | undefined, fallback = 20, max = 100): n
   return Number(raw);
 }
 
+/** An order-list cursor: [created_at, out_trade_no] of the last row of the previous page. */
+export function decodeOrderCursor(raw: string | undefined): { createdAt: number; outTradeNo: string } | null {
+  const parts = decodeCursor(raw);
+  if (!parts) return null;
+  const [createdAt, outTradeNo] = parts;
+  if (typeof createdAt !== "number" || !Number.isSafeInteger(createdAt) || typeof outTradeNo !== "string") {
+    throw badRequest("cursor is invalid");
+  }
+  return { createdAt, outTradeNo };
+}
+
 /** Opaque keyset cursors: base64url of a JSON array. */
 export function encodeCursor(parts: (string | number)[]): string {
   return btoa(JSON.stringify(parts)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -8,7 +8,7 @@ import { readOwnOrder } from "../orders/read";
 import { orderJson } from "../orders/view";
 import { getOrderForUser, getOrderItems, listOrdersForUser, type OrderRow } from "../store/orders";
 import { requireUser } from "./auth";
-import { decodeCursor, encodeCursor, limitParam, optionalString, readJsonObject } from "./json";
+import { decodeOrderCursor, encodeCursor, limitParam, optionalString, readJsonObject } from "./json";
 import { clientIp, enforceRateLimit } from "./rate-limit";
 import type { AppEnv } from "./types";
 
@@ -42,9 +42,7 @@ orderRoutes.post("/orders", async (c) => {
 
 orderRoutes.get("/orders", async (c) => {
   const limit = limitParam(c.req.query("limit"));
-  const cursor = decodeCursor(c.req.query("cursor"));
-  const position = cursor ? { createdAt: Number(cursor[0]), outTradeNo: String(cursor[1]) } : null;
-  const rows = await listOrdersForUser(c.env.DB, c.var.userId, limit, position);
+  const rows = await listOrdersForUser(c.env.DB, c.var.userId, limit, decodeOrderCursor(c.req.query("cursor")));
   const items = await getOrderItems(c.env.DB, rows.map((r) => r.out_trade_no));
   const last = rows.at(-1);
   return c.json({

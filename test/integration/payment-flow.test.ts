@@ -193,3 +193,25 @@ describe("checkout", () => {
     expect(await count()).toBe(1);
   });
 });
+
+describe("order list", () => {
+  it("pages newest first with an opaque cursor and refuses a forged one", async () => {
+    const token = await login("paula");
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await createOrder(token, [{ sku: "mint", quantity: i + 1 }])).body.order.outTradeNo);
+    const first = await api("GET", "/api/orders?limit=2", { token });
+    expect(first.body.orders).toHaveLength(2);
+    const second = await api("GET", `/api/orders?limit=2&cursor=${first.body.nextCursor}`, { token });
+    const third = await api("GET", `/api/orders?limit=2&cursor=${second.body.nextCursor}`, { token });
+    const pages = [...first.body.orders, ...second.body.orders, ...third.body.orders];
+    expect(pages.map((o: any) => o.outTradeNo).sort()).toEqual([...ids].sort()); // each order exactly once
+    const times = pages.map((o: any) => Date.parse(o.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a)); // newest first
+    expect(third.body.nextCursor).toBeNull();
+    for (const cursor of ["not-base64!", btoa(JSON.stringify(["x", 1])), btoa("{}")]) {
+      expect((await api("GET", `/api/orders?cursor=${encodeURIComponent(cursor)}`, { token })).status).toBe(400);
+    }
+    expect((await api("GET", "/api/orders?limit=0", { token })).status).toBe(400);
+    expect((await api("GET", "/api/orders?limit=101", { token })).status).toBe(400);
+  });
+});
