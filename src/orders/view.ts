@@ -1,6 +1,7 @@
 /** JSON shapes of the HTTP contract (DESIGN.md): rows in, API objects out. Money stays integer fen. */
 import type { EventRow } from "../store/events";
 import type { OrderItemRow, OrderRow } from "../store/orders";
+import type { RefundRow } from "../store/refunds";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -30,5 +31,17 @@ export function eventJson(row: EventRow) {
     verdict: row.verdict,
     detail: row.detail === null ? null : (JSON.parse(row.detail) as unknown),
     createdAt: iso(row.created_at),
+  };
+}
+
+export function refundJson(row: RefundRow) {
+  return {
+    outRefundNo: row.out_refund_no,
+    outTradeNo: row.out_trade_no,
+    refundFee: row.refund_fee,
+    status: row.status,
+    reason: row.reason,
+    createdAt: iso(row.created_at),
+    succeededAt: iso(row.succeeded_at),
   };
 }

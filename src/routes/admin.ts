@@ -1,8 +1,13 @@
 /** /admin/*: bearer ADMIN_TOKEN compared in constant time; a user's session token is refused. */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { ApiError, badRequest } from "../errors";
+import { ApiError, badRequest, notFound } from "../errors";
+import { createRefund } from "../orders/refunds";
+import { eventJson, orderJson, refundJson } from "../orders/view";
+import { listEventsForOrder } from "../store/events";
+import { getOrder, getOrderItems } from "../store/orders";
 import { upsertProduct } from "../store/products";
+import { listRefundsForOrder } from "../store/refunds";
 import { timingSafeEqual } from "../wechatpay/sign";
 import { readJsonObject } from "./json";
 import type { AppEnv } from "./types";
@@ -31,6 +36,42 @@ adminRoutes.put("/products/:sku", async (c) => {
   if (active !== undefined && typeof active !== "boolean") throw badRequest("active must be a boolean");
   const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, now: c.var.deps.now().getTime() });
   return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1 } });
+});
+
+const REASON_MAX_CHARS = 80;
+const outTradeNoParam = (raw: string) => {
+  if (!/^[0-9A-Za-z_-]{1,32}$/.test(raw)) throw notFound("order not found");
+  return raw;
+};
+
+adminRoutes.get("/orders/:outTradeNo", async (c) => {
+  const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
+  const order = await getOrder(c.env.DB, outTradeNo);
+  if (!order) throw notFound("order not found");
+  const [items, refunds, events] = await Promise.all([
+    getOrderItems(c.env.DB, [outTradeNo]),
+    listRefundsForOrder(c.env.DB, outTradeNo),
+    listEventsForOrder(c.env.DB, outTradeNo),
+  ]);
+  return c.json({ order: orderJson(order, items.get(outTradeNo) ?? []), refunds: refunds.map(refundJson), events: events.map(eventJson) });
+});
+
+adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
+  const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
+  const body = await readJsonObject(c);
+  const { refundFee, reason } = body;
+  if (typeof refundFee !== "number" || !Number.isSafeInteger(refundFee) || refundFee < 1) {
+    throw badRequest("refundFee must be an integer number of fen, at least 1");
+  }
+  if (reason !== undefined && reason !== null && typeof reason !== "string") throw badRequest("reason must be a string");
+  if (typeof reason === "string" && [...reason].length > REASON_MAX_CHARS) throw badRequest(`reason must be at most ${REASON_MAX_CHARS} characters`);
+  const refund = await createRefund(c.var.deps, {
+    outTradeNo,
+    refundFee,
+    reason: typeof reason === "string" && reason !== "" ? reason : null,
+    origin: new URL(c.req.url).origin,
+  });
+  return c.json({ refund: refundJson(refund) }, 201);
 });
 
 async function digest(text: string): Promise<string> {

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { logEvent } from "../log";
 import { handlePayNotify } from "../orders/pay-notify";
+import { handleRefundNotify } from "../orders/refund-notify";
 import type { AppEnv } from "./types";
 
 export const wechatRoutes = new Hono<AppEnv>();
@@ -16,3 +17,12 @@ wechatRoutes.post("/pay/notify", async (c) => {
 
 // WeChat only ever POSTs; anything else is refused without touching state.
 wechatRoutes.all("/pay/notify", (c) => c.body(null, 405, { Allow: "POST" }));
+
+wechatRoutes.post("/refund/notify", async (c) => {
+  const started = Date.now();
+  const reply = await handleRefundNotify(c.var.deps, await c.req.arrayBuffer());
+  logEvent("refund_notify", { outcome: reply.outcome, status: reply.status, outTradeNo: reply.outTradeNo, ms: Date.now() - started });
+  return c.body(reply.xml, reply.status, { "Content-Type": "text/xml; charset=utf-8" });
+});
+
+wechatRoutes.all("/refund/notify", (c) => c.body(null, 405, { Allow: "POST" }));

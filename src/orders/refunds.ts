@@ -1,0 +1,171 @@
+/**
+ * Refunds requested by an admin. The refund row (a new out_refund_no, PROCESSING) is committed
+ * before WeChat is called, with the refundable remainder checked in the same single INSERT, so
+ * concurrent requests can never refund more than was paid. Then the refund API is called; its reply
+ * only means "accepted": the result arrives by refund notification or the scheduled refundquery.
+ *
+ * Failures, by what they tell us about the money:
+ * - transport failure, timeout, bad reply signature, an unsigned envelope error, or a retryable
+ *   err_code (SYSTEMERROR, BIZERR_NEED_RETRY, ...): WeChat may or may not have the refund. The row
+ *   stays PROCESSING (its amount stays held), the admin gets 201 PROCESSING, and the scheduled job
+ *   asks refundquery and re-sends with the SAME out_refund_no if WeChat does not know it (WeChat
+ *   refunds an out_refund_no at most once, so a re-send can never refund twice).
+ * - any other err_code (NOTENOUGH, REFUND_FEE_MISMATCH, ORDERNOTEXIST, TRADE_OVERDUE, ERROR, ...):
+ *   WeChat refused this refund and holds nothing for it. The row becomes REFUNDCLOSE through the
+ *   refund transition (releasing the amount) and the admin gets 502 UPSTREAM_ERROR naming errCode.
+ */
+import type { Config } from "../config";
+import { ApiError, notFound } from "../errors";
+import { logEvent } from "../log";
+import { insertEvent } from "../store/events";
+import { getOrder, type OrderRow } from "../store/orders";
+import { getRefund, insertRefund, refundTotals, saveRefundId, type RefundRow } from "../store/refunds";
+import { newOutRefundNo } from "../wechatpay/ids";
+import type { Fields } from "../wechatpay/sign";
+import { truncateUtf8 } from "./checkout";
+import type { Deps } from "./deps";
+import { applyRefundReport, type RefundSource } from "./refund-transition";
+
+/** WeChat: at most 50 refunds per order. We count every refund row, closed ones included (conservative). */
+export const MAX_REFUNDS_PER_ORDER = 50;
+/** refund_desc is String(80); we cut the reason at 80 UTF-8 bytes on a character boundary. */
+const REFUND_DESC_MAX_BYTES = 80;
+
+/** err_codes after which WeChat asks for a retry with the same out_refund_no (reference §7.1). */
+const RETRYABLE = new Set(["SYSTEMERROR", "BIZERR_NEED_RETRY", "ORDER_NOT_READY", "FREQUENCY_LIMITED", "INVALID_REQ_TOO_MUCH"]);
+/** Refusals that mean WeChat's view of the order differs from ours: someone must look. */
+const DISAGREEMENT = new Set(["ORDERNOTEXIST", "REFUND_FEE_MISMATCH", "INVALID_REQUEST", "INVALID_TRANSACTIONID", "ERROR"]);
+
+const notRefundable = (message: string, extra: Record<string, string> = {}) => new ApiError(409, "NOT_REFUNDABLE", message, {}, extra);
+
+export type RefundSendResult =
+  | { kind: "accepted"; refundId: string | null }
+  /** Unknown or transient: the refund stays PROCESSING; the scheduled job retries it. */
+  | { kind: "pending"; reason: string }
+  /** Definitively refused: the refund is now REFUNDCLOSE. */
+  | { kind: "refused"; errCode: string; errCodeDes: string };
+
+/** The order fields a refund call needs. */
+export type RefundOrder = Pick<OrderRow, "out_trade_no" | "total_fee" | "sign_type" | "notify_url">;
+
+/**
+ * notify_url for a refund: WECHAT_REFUND_NOTIFY_URL, else `/wechat/refund/notify` on the given
+ * origin (the admin request's), else on the origin the order's pay notify_url points at (the
+ * scheduled job has no request). Null when none can be derived: WeChat then uses the URL
+ * configured on the merchant platform.
+ */
+export function refundNotifyUrl(config: Config, order: Pick<OrderRow, "notify_url">, origin?: string): string | null {
+  if (config.refundNotifyUrl) return config.refundNotifyUrl;
+  if (origin) return `${origin}/wechat/refund/notify`;
+  try {
+    return `${new URL(order.notify_url).origin}/wechat/refund/notify`;
+  } catch {
+    return null;
+  }
+}
+
+export interface RefundInput {
+  outTradeNo: string;
+  refundFee: number;
+  reason: string | null;
+  /** Request origin, for the default refund notify_url. */
+  origin: string;
+}
+
+export async function createRefund(deps: Deps, input: RefundInput): Promise<RefundRow> {
+  const order = await getOrder(deps.db, input.outTradeNo);
+  if (!order) throw notFound("order not found");
+  if (order.status !== "PAID") throw notRefundable(`order is ${order.status}; only PAID orders can be refunded`);
+
+  const now = deps.now().getTime();
+  const outRefundNo = newOutRefundNo(deps.now());
+  const created = await insertRefund(deps.db, {
+    outRefundNo,
+    outTradeNo: order.out_trade_no,
+    refundFee: input.refundFee,
+    reason: input.reason,
+    now,
+    maxRefunds: MAX_REFUNDS_PER_ORDER,
+  });
+  if (!created) throw await explainRefusal(deps, order.out_trade_no);
+
+  const refund = await getRefund(deps.db, outRefundNo);
+  if (!refund) throw new Error("refund vanished after insert");
+  const sent = await sendRefund(deps, refund, order, "refund_api", input.origin);
+  logEvent("refund_requested", { outTradeNo: order.out_trade_no, outRefundNo, refundFee: input.refundFee, outcome: sent.kind });
+  if (sent.kind === "refused") {
+    throw new ApiError(502, "UPSTREAM_ERROR", `WeChat refused the refund (${sent.errCode}); nothing was refunded`, {}, {
+      outRefundNo,
+      errCode: sent.errCode,
+    });
+  }
+  return (await getRefund(deps.db, outRefundNo)) ?? refund;
+}
+
+/** Why the conditional insert refused: the order moved on, the 50-refund cap, or the remainder. */
+async function explainRefusal(deps: Deps, outTradeNo: string): Promise<ApiError> {
+  const order = await getOrder(deps.db, outTradeNo);
+  if (!order || order.status !== "PAID") return notRefundable(`order is ${order?.status ?? "missing"}; only PAID orders can be refunded`);
+  const { count, held } = await refundTotals(deps.db, outTradeNo);
+  if (count >= MAX_REFUNDS_PER_ORDER) return notRefundable(`an order can have at most ${MAX_REFUNDS_PER_ORDER} refunds`);
+  const remainder = Math.max(0, order.total_fee - held);
+  return notRefundable(`refundFee exceeds the refundable remainder of ${remainder} fen (refunds in flight count)`, {
+    refundableFee: String(remainder),
+  });
+}
+
+/**
+ * Calls the refund API for an existing PROCESSING refund, always with the same parameters for the
+ * same row (so a re-send is the identical request WeChat deduplicates), and settles the row:
+ * accepted → refund_id stored; refused → REFUNDCLOSE through the refund transition.
+ */
+export async function sendRefund(
+  deps: Deps,
+  refund: Pick<RefundRow, "out_refund_no" | "refund_fee" | "reason">,
+  order: RefundOrder,
+  source: RefundSource,
+  origin?: string,
+): Promise<RefundSendResult> {
+  const params: Fields = {
+    out_trade_no: order.out_trade_no,
+    out_refund_no: refund.out_refund_no,
+    total_fee: String(order.total_fee),
+    refund_fee: String(refund.refund_fee),
+  };
+  if (refund.reason) params.refund_desc = truncateUtf8(refund.reason, REFUND_DESC_MAX_BYTES);
+  const notifyUrl = refundNotifyUrl(deps.config, order, origin);
+  if (notifyUrl) params.notify_url = notifyUrl;
+
+  const result = await deps.payClient(order.sign_type).refund(params);
+  if (result.ok) {
+    if (result.data.out_refund_no !== undefined && result.data.out_refund_no !== refund.out_refund_no) {
+      logEvent("refund_reply_mismatch", { outRefundNo: refund.out_refund_no });
+      return { kind: "pending", reason: "reply for another out_refund_no" };
+    }
+    const refundId = result.data.refund_id || null;
+    if (refundId) await saveRefundId(deps.db, refund.out_refund_no, refundId);
+    return { kind: "accepted", refundId };
+  }
+  if (result.kind !== "result_fail" || RETRYABLE.has(result.errCode)) {
+    const reason = result.kind === "result_fail" ? result.errCode : result.kind;
+    logEvent("refund_call_pending", { outRefundNo: refund.out_refund_no, reason });
+    return { kind: "pending", reason };
+  }
+
+  const now = deps.now().getTime();
+  const detail = { err_code: result.errCode, err_code_des: result.errCodeDes };
+  if (DISAGREEMENT.has(result.errCode)) {
+    await insertEvent(deps.db, {
+      identity: `anomaly:${source}:refund_refused:${refund.out_refund_no}:${result.errCode}`,
+      kind: source,
+      verdict: "anomaly",
+      outTradeNo: order.out_trade_no,
+      outRefundNo: refund.out_refund_no,
+      detail: { reason: "refund_refused", ...detail },
+      createdAt: now,
+    });
+  }
+  await applyRefundReport(deps, source, { outRefundNo: refund.out_refund_no, status: "REFUNDCLOSE", detail });
+  logEvent("refund_refused", { outRefundNo: refund.out_refund_no, errCode: result.errCode });
+  return { kind: "refused", errCode: result.errCode, errCodeDes: result.errCodeDes };
+}
