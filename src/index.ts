@@ -1,10 +1,20 @@
 /** Worker entry: HTTP through the Hono app, cron through the reconciliation job. */
 import { app } from "./app";
-import type { Env } from "./config";
+import { loadConfig, type Env } from "./config";
+import { logEvent } from "./log";
+import { buildDeps } from "./orders/deps";
+import { runReconciliation } from "./orders/reconcile";
 
 export default {
   fetch: app.fetch,
-  async scheduled(_controller: ScheduledController, _env: Env, _ctx: ExecutionContext): Promise<void> {
-    // Reconciliation job: see src/orders/reconcile.ts (issue 5).
+  async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+    const config = loadConfig(env);
+    if (!config.ok) {
+      // Problems are named on GET /health; without a valid config there is nothing safe to do.
+      logEvent("reconcile_skipped", { cron: controller.cron, problems: config.problems.length });
+      return;
+    }
+    // The cron has no request origin: refund re-sends derive notify_url from config or the order.
+    await runReconciliation(buildDeps(env, config.config));
   },
 } satisfies ExportedHandler<Env>;

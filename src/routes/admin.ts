@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { ApiError, badRequest, notFound } from "../errors";
+import { runReconciliation } from "../orders/reconcile";
 import { createRefund } from "../orders/refunds";
 import { eventJson, orderJson, refundJson } from "../orders/view";
 import { listEventsForOrder } from "../store/events";
@@ -72,6 +73,10 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
     origin: new URL(c.req.url).origin,
   });
   return c.json({ refund: refundJson(refund) }, 201);
+});
+
+adminRoutes.post("/reconcile", async (c) => {
+  return c.json(await runReconciliation(c.var.deps, new URL(c.req.url).origin));
 });
 
 async function digest(text: string): Promise<string> {

@@ -177,3 +177,23 @@ export async function listUnpaidOrders(db: D1Database, createdBefore: number, li
     .all<OrderRow>();
   return results;
 }
+
+/**
+ * NOTPAY orders for the scheduled job: created before `createdBefore` (old enough to query) or past
+ * their expiry, and not checked since `checkedBefore`. Never-checked orders first, oldest first; then
+ * the least recently checked, so orders that stay NOTPAY cannot starve newer ones.
+ */
+export async function listOrdersToReconcile(
+  db: D1Database,
+  input: { createdBefore: number; now: number; checkedBefore: number; limit: number },
+): Promise<OrderRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM orders WHERE status = 'NOTPAY' AND (created_at <= ?1 OR expires_at <= ?2)
+         AND (last_query_at IS NULL OR last_query_at <= ?3)
+       ORDER BY COALESCE(last_query_at, 0), created_at, out_trade_no LIMIT ?4`,
+    )
+    .bind(input.createdBefore, input.now, input.checkedBefore, input.limit)
+    .all<OrderRow>();
+  return results;
+}
