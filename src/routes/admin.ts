@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { ApiError, badRequest, notFound } from "../errors";
+import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
 import { createRefund } from "../orders/refunds";
 import { eventJson, orderJson, refundJson } from "../orders/view";
@@ -77,6 +78,10 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
 
 adminRoutes.post("/reconcile", async (c) => {
   return c.json(await runReconciliation(c.var.deps, new URL(c.req.url).origin));
+});
+
+adminRoutes.get("/reconciliation/:date", async (c) => {
+  return c.json(await reconcileBill(c.var.deps, c.req.param("date")));
 });
 
 async function digest(text: string): Promise<string> {

@@ -197,3 +197,24 @@ export async function listOrdersToReconcile(
     .all<OrderRow>();
   return results;
 }
+
+/** Orders with a payment recorded in [from, to) (epoch ms), for the daily bill. */
+export async function listOrdersPaidBetween(db: D1Database, from: number, to: number): Promise<OrderRow[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM orders WHERE paid_at >= ?1 AND paid_at < ?2 AND transaction_id IS NOT NULL ORDER BY paid_at, out_trade_no")
+    .bind(from, to)
+    .all<OrderRow>();
+  return results;
+}
+
+/** Orders by out_trade_no (any number; queried in chunks under D1's 100 bound parameters). */
+export async function getOrdersByNos(db: D1Database, outTradeNos: readonly string[]): Promise<OrderRow[]> {
+  const out: OrderRow[] = [];
+  for (let i = 0; i < outTradeNos.length; i += 90) {
+    const chunk = outTradeNos.slice(i, i + 90);
+    const placeholders = chunk.map((_, j) => `?${j + 1}`).join(", ");
+    const { results } = await db.prepare(`SELECT * FROM orders WHERE out_trade_no IN (${placeholders})`).bind(...chunk).all<OrderRow>();
+    out.push(...results);
+  }
+  return out;
+}

@@ -1,0 +1,211 @@
+/**
+ * Daily bill reconciliation: WeChat's ALL bill for one Beijing date (downloadbill), diffed against D1.
+ *
+ * The window is the Beijing calendar day [date 00:00+08:00, next day 00:00+08:00), the same day
+ * WeChat's bill covers: payments by paid_at (recorded from WeChat's time_end), refunds by the time
+ * they were requested (WeChat dates refund rows by request time). Rows are matched by our own keys
+ * (out_trade_no, out_refund_no), never by position:
+ * - missingLocally: WeChat has the payment/refund and D1 does not (or the order is not PAID/REFUNDED);
+ * - missingAtWechat: D1 has a payment (or a refund WeChat accepted) for that day that the bill lacks;
+ * - mismatched: both have it but the amount (fen), status or transaction_id differ.
+ * "No Bill Exist" is an empty bill (so a quiet day reports nothing, and a day with local payments
+ * reports them as missing at WeChat), not an error. Any other WeChat failure is a 502.
+ */
+import { badRequest, upstreamError } from "../errors";
+import { logEvent } from "../log";
+import { getOrdersByNos, listOrdersPaidBetween, type OrderRow } from "../store/orders";
+import { getRefundsByNos, listRefundsCreatedBetween, type RefundWithOrder } from "../store/refunds";
+import type { BillRow } from "../wechatpay/bill";
+import { MoneyError, yuanToFen } from "../wechatpay/money";
+import { beijingDate, parseBeijingDate } from "../wechatpay/time";
+import type { Deps } from "./deps";
+
+const DAY_MS = 24 * 3600_000;
+
+type Kind = "payment" | "refund";
+
+export interface MissingLocally {
+  kind: Kind;
+  outTradeNo: string;
+  transactionId: string;
+  outRefundNo: string | null;
+  wechatFee: number;
+  wechatStatus: string;
+  /** The order's (or refund's) status in D1, or null when D1 does not have it at all. */
+  localStatus: string | null;
+}
+
+export interface MissingAtWechat {
+  kind: Kind;
+  outTradeNo: string;
+  transactionId: string | null;
+  outRefundNo: string | null;
+  localFee: number;
+  localStatus: string;
+}
+
+export interface Mismatch {
+  kind: Kind;
+  outTradeNo: string;
+  transactionId: string;
+  outRefundNo: string | null;
+  field: "totalFee" | "refundFee" | "status" | "transactionId";
+  wechat: number | string;
+  local: number | string | null;
+}
+
+interface Totals {
+  paymentCount: number;
+  paymentFee: number;
+  refundCount: number;
+  refundFee: number;
+}
+
+export interface BillReport {
+  date: string;
+  summary: {
+    billExists: boolean;
+    /** From the bill's rows of our appid (a merchant's bill may hold other apps' trades: otherAppRows). */
+    wechat: Totals & { otherAppRows: number };
+    local: Totals;
+    differences: number;
+  };
+  missingLocally: MissingLocally[];
+  missingAtWechat: MissingAtWechat[];
+  mismatched: Mismatch[];
+}
+
+/** Validates `yyyymmdd` as a real Beijing date, not in the future; else 400. */
+export function parseBillDate(date: string, now: Date): number {
+  let start: number;
+  try {
+    start = parseBeijingDate(date).getTime();
+  } catch {
+    throw badRequest("date must be a real date written yyyymmdd (Beijing time)");
+  }
+  if (date > beijingDate(now)) throw badRequest("date must not be in the future (Beijing time)");
+  return start;
+}
+
+export async function reconcileBill(deps: Deps, date: string): Promise<BillReport> {
+  const start = parseBillDate(date, deps.now());
+  const end = start + DAY_MS;
+
+  const result = await deps.payClient().downloadBill({ billDate: date, billType: "ALL" });
+  if (!result.ok) {
+    logEvent("downloadbill_failed", { date, kind: result.kind, returnMsg: result.kind === "return_fail" ? result.returnMsg : null });
+    throw upstreamError(result.kind === "return_fail" ? `WeChat could not provide the bill: ${result.returnMsg}` : undefined);
+  }
+  const allRows = result.kind === "bill" ? result.bill.rows : [];
+  const rows = allRows.filter((r) => r.appId === deps.config.appId);
+  const billPayments = rows.filter((r) => r.tradeState !== "REFUND");
+  const billRefunds = rows.filter((r) => r.tradeState === "REFUND" && r.outRefundNo);
+
+  const [localPaid, localRefunds] = await Promise.all([
+    listOrdersPaidBetween(deps.db, start, end),
+    listRefundsCreatedBetween(deps.db, start, end),
+  ]);
+
+  const missingLocally: MissingLocally[] = [];
+  const missingAtWechat: MissingAtWechat[] = [];
+  const mismatched: Mismatch[] = [];
+
+  // Payments.
+  const orders = new Map(localPaid.map((o) => [o.out_trade_no, o]));
+  const elsewhere = billPayments.map((r) => r.outTradeNo).filter((no) => !orders.has(no));
+  for (const o of await getOrdersByNos(deps.db, [...new Set(elsewhere)])) orders.set(o.out_trade_no, o);
+  const seenOrders = new Set<string>();
+  const wechat: Totals = { paymentCount: 0, paymentFee: 0, refundCount: 0, refundFee: 0 };
+  for (const row of billPayments) {
+    const fee = row.orderFeeFen ?? row.totalFeeFen;
+    wechat.paymentCount++;
+    wechat.paymentFee += fee;
+    seenOrders.add(row.outTradeNo);
+    const order = orders.get(row.outTradeNo);
+    if (!order || !isPaid(order)) {
+      missingLocally.push({
+        kind: "payment", outTradeNo: row.outTradeNo, transactionId: row.transactionId, outRefundNo: null,
+        wechatFee: fee, wechatStatus: row.tradeState, localStatus: order?.status ?? null,
+      });
+      continue;
+    }
+    const base = { kind: "payment" as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId, outRefundNo: null };
+    if (order.transaction_id !== row.transactionId) mismatched.push({ ...base, field: "transactionId", wechat: row.transactionId, local: order.transaction_id });
+    if (order.total_fee !== fee) mismatched.push({ ...base, field: "totalFee", wechat: fee, local: order.total_fee });
+    if (row.tradeState !== "SUCCESS") mismatched.push({ ...base, field: "status", wechat: row.tradeState, local: order.status });
+  }
+  for (const order of localPaid) {
+    if (seenOrders.has(order.out_trade_no)) continue;
+    missingAtWechat.push({
+      kind: "payment", outTradeNo: order.out_trade_no, transactionId: order.transaction_id, outRefundNo: null,
+      localFee: order.total_fee, localStatus: order.status,
+    });
+  }
+
+  // Refunds.
+  const refunds = new Map(localRefunds.map((r) => [r.out_refund_no, r]));
+  const unknownRefunds = billRefunds.map((r) => r.outRefundNo ?? "").filter((no) => !refunds.has(no));
+  for (const r of await getRefundsByNos(deps.db, [...new Set(unknownRefunds)])) refunds.set(r.out_refund_no, r);
+  const seenRefunds = new Set<string>();
+  for (const row of billRefunds) {
+    const outRefundNo = row.outRefundNo ?? "";
+    const requested = requestedFen(row);
+    wechat.refundCount++;
+    wechat.refundFee += row.refundFeeFen ?? 0;
+    seenRefunds.add(outRefundNo);
+    const refund = refunds.get(outRefundNo);
+    if (!refund) {
+      missingLocally.push({
+        kind: "refund", outTradeNo: row.outTradeNo, transactionId: row.transactionId, outRefundNo,
+        wechatFee: requested, wechatStatus: row.refundState ?? "", localStatus: null,
+      });
+      continue;
+    }
+    const base = { kind: "refund" as const, outTradeNo: row.outTradeNo, transactionId: row.transactionId, outRefundNo };
+    if (refund.refund_fee !== requested) mismatched.push({ ...base, field: "refundFee", wechat: requested, local: refund.refund_fee });
+    if (row.refundState && row.refundState !== refund.status) mismatched.push({ ...base, field: "status", wechat: row.refundState, local: refund.status });
+  }
+  const local: Totals = { paymentCount: localPaid.length, paymentFee: sum(localPaid.map((o) => o.total_fee)), refundCount: 0, refundFee: 0 };
+  for (const refund of localRefunds) {
+    if (!acceptedByWechat(refund)) continue;
+    local.refundCount++;
+    if (refund.status !== "REFUNDCLOSE") local.refundFee += refund.refund_fee;
+    if (seenRefunds.has(refund.out_refund_no)) continue;
+    missingAtWechat.push({
+      kind: "refund", outTradeNo: refund.out_trade_no, transactionId: refund.transaction_id, outRefundNo: refund.out_refund_no,
+      localFee: refund.refund_fee, localStatus: refund.status,
+    });
+  }
+
+  return {
+    date,
+    summary: {
+      billExists: result.kind === "bill",
+      wechat: { ...wechat, otherAppRows: allRows.length - rows.length },
+      local,
+      differences: missingLocally.length + missingAtWechat.length + mismatched.length,
+    },
+    missingLocally,
+    missingAtWechat,
+    mismatched,
+  };
+}
+
+const isPaid = (order: OrderRow) => order.status === "PAID" || order.status === "REFUNDED";
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** A refund WeChat has (or had) on its side; a refund it refused never appears in a bill. */
+const acceptedByWechat = (refund: RefundWithOrder) => refund.refund_id !== null || refund.status === "SUCCESS" || refund.status === "CHANGE";
+
+/** 申请退款金额 (what was asked; 退款金额 is 0 for a closed refund), falling back to 退款金额. */
+function requestedFen(row: BillRow): number {
+  const requested = row.raw["申请退款金额"];
+  if (requested !== undefined) {
+    try {
+      return yuanToFen(requested);
+    } catch (error) {
+      if (!(error instanceof MoneyError)) throw error;
+    }
+  }
+  return row.refundFeeFen ?? 0;
+}

@@ -1,0 +1,214 @@
+// GET /admin/reconciliation/:yyyymmdd: the simulator's downloadbill (ALL) for a Beijing date diffed
+// against D1. The simulator is shared by every test file and its bill holds every file's payments of
+// the day, while D1 is per file; so the exact-diff tests pass the real bill through a fetch spy that
+// keeps only this file's rows (and recomputes the summary row), and one test reads the unfiltered bill
+// and checks that nothing of ours is reported and everything reported is another file's.
+import { env } from "cloudflare:test";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { admin, api, login, payInWechat, putProduct, rows } from "./harness";
+import {
+  beijingToday, completeAtWechat, deliverOwn, newOrder, paidOrder, requestRefund, spyWechat,
+} from "./refund-harness";
+
+let token: string;
+/** Every out_trade_no this file created: the rows of the bill that belong to this file's D1. */
+const mine = new Set<string>();
+const paid: { outTradeNo: string; transactionId: string; totalFee: number }[] = [];
+let refunded: { outTradeNo: string; outRefundNo: string };
+
+beforeAll(async () => {
+  await putProduct("bill-a", "Bill item A", 100);
+  await putProduct("bill-b", "Bill item B", 2345);
+  token = await login("bills");
+  for (const [sku, quantity] of [["bill-a", 1], ["bill-b", 1], ["bill-a", 3]] as const) {
+    const order = await paidOrder(token, sku, quantity);
+    mine.add(order.outTradeNo);
+    paid.push(order);
+  }
+  // A partial refund of the first order, finished by its notification.
+  const refund = (await requestRefund(paid[0]!.outTradeNo, 40)).body.refund;
+  await deliverOwn(await completeAtWechat(refund.outRefundNo, "SUCCESS"));
+  refunded = { outTradeNo: paid[0]!.outTradeNo, outRefundNo: refund.outRefundNo };
+});
+afterEach(() => vi.restoreAllMocks());
+
+const yuanToFen = (yuan: string) => {
+  const [whole, frac = ""] = yuan.split(".");
+  return Number(whole) * 100 + Number(frac.padEnd(2, "0").slice(0, 2));
+};
+const fenToYuan = (fen: number) => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, "0")}`;
+
+/** The bill restricted to rows of `keep` (by 商户订单号), with the summary row recomputed. */
+function onlyRows(text: string, keep: Set<string>): string {
+  const bom = text.startsWith("\uFEFF") ? "\uFEFF" : "";
+  const lines = text.slice(bom.length).split(/\r?\n/).filter((l) => l !== "");
+  const columns = lines[0]!.split(",");
+  const summaryAt = lines.findIndex((l, i) => i > 0 && l.startsWith("总交易单数"));
+  const cells = (line: string) => line.slice(1).split(",`");
+  const col = (name: string) => columns.indexOf(name);
+  const data = lines.slice(1, summaryAt).filter((l) => keep.has(cells(l)[col("商户订单号")]!));
+  const total = (name: string) => data.reduce((s, l) => s + yuanToFen(cells(l)[col(name)]!), 0);
+  const summary = [String(data.length), fenToYuan(total("应结订单金额")), fenToYuan(total("退款金额")), "0.00", "0.00000", fenToYuan(total("订单金额")), fenToYuan(total("申请退款金额"))];
+  return `${bom}${[lines[0], ...data, lines[summaryAt], summary.map((c) => "`" + c).join(",")].join("\r\n")}\r\n`;
+}
+
+/** Lets downloadbill through to the simulator, keeping only this file's rows. */
+function billOfThisFile() {
+  return spyWechat(async (request, path, forward) => {
+    if (path !== "/pay/downloadbill") return undefined;
+    const text = await (await forward(request)).text();
+    if (text.replace(/^\uFEFF/, "").startsWith("<xml")) return new Response(text);
+    return new Response(onlyRows(text, mine), { headers: { "content-type": "text/plain;charset=utf-8" } });
+  });
+}
+
+const report = (date: string) => admin("GET", `/reconciliation/${date}`);
+
+describe("a day's bill", () => {
+  it("reconciles to an empty diff, with the counts and totals of both sides", async () => {
+    const { paths } = billOfThisFile();
+    const reply = await report(beijingToday());
+    expect(reply.status).toBe(200);
+    expect(paths).toEqual(["/pay/downloadbill"]);
+    const paymentFee = 100 + 2345 + 300;
+    expect(reply.body).toEqual({
+      date: beijingToday(),
+      summary: {
+        billExists: true,
+        wechat: { paymentCount: 3, paymentFee, refundCount: 1, refundFee: 40, otherAppRows: 0 },
+        local: { paymentCount: 3, paymentFee, refundCount: 1, refundFee: 40 },
+        differences: 0,
+      },
+      missingLocally: [],
+      missingAtWechat: [],
+      mismatched: [],
+    });
+  });
+
+  it("a tampered local amount shows up as a mismatch naming both values in fen", async () => {
+    const victim = paid[1]!;
+    await env.DB.prepare("UPDATE orders SET total_fee = 2000 WHERE out_trade_no = ?").bind(victim.outTradeNo).run();
+    try {
+      billOfThisFile();
+      const reply = await report(beijingToday());
+      expect(reply.body.mismatched).toEqual([
+        { kind: "payment", outTradeNo: victim.outTradeNo, transactionId: victim.transactionId, outRefundNo: null, field: "totalFee", wechat: 2345, local: 2000 },
+      ]);
+      expect(reply.body.summary.differences).toBe(1);
+      expect(reply.body.summary.local.paymentFee).toBe(100 + 2000 + 300);
+      expect(reply.body.missingLocally).toEqual([]);
+      expect(reply.body.missingAtWechat).toEqual([]);
+    } finally {
+      await env.DB.prepare("UPDATE orders SET total_fee = 2345 WHERE out_trade_no = ?").bind(victim.outTradeNo).run();
+    }
+  });
+
+  it("missing on either side, and a refund status that differs", async () => {
+    // Paid at WeChat, notification lost, never confirmed: D1 still says NOTPAY.
+    const { order, payment } = await newOrder(token, "bill-a");
+    const unseen = await payInWechat(payment, { notify: "none" });
+    mine.add(order.outTradeNo);
+    // PAID in D1 but unknown to WeChat.
+    const user = (await rows<{ id: string; openid: string }>("SELECT u.id, u.openid FROM users u JOIN orders o ON o.user_id = u.id LIMIT 1"))[0]!;
+    const ghost = `GHOST${Date.now()}`;
+    await env.DB.prepare(
+      `INSERT INTO orders (out_trade_no, user_id, openid, status, total_fee, description, sign_type, client_ip, notify_url,
+         time_start, time_expire, created_at, expires_at, paid_at, transaction_id, updated_at)
+       VALUES (?1, ?2, ?3, 'PAID', 777, 'ghost', 'MD5', '127.0.0.1', 'x', '20260101000000', '20260101003000', ?4, ?4, ?4, ?5, ?4)`,
+    ).bind(ghost, user.id, user.openid, Date.now(), `4200GHOST${Date.now()}`).run();
+    // A refund WeChat finished whose notification we have not had yet.
+    const pending = (await requestRefund(paid[2]!.outTradeNo, 50)).body.refund;
+    await completeAtWechat(pending.outRefundNo, "SUCCESS", "none");
+
+    billOfThisFile();
+    const reply = await report(beijingToday());
+    expect(reply.body.missingLocally).toEqual([
+      { kind: "payment", outTradeNo: order.outTradeNo, transactionId: unseen.transactionId, outRefundNo: null, wechatFee: 100, wechatStatus: "SUCCESS", localStatus: "NOTPAY" },
+    ]);
+    expect(reply.body.missingAtWechat).toEqual([
+      { kind: "payment", outTradeNo: ghost, transactionId: expect.stringMatching(/^4200GHOST/), outRefundNo: null, localFee: 777, localStatus: "PAID" },
+    ]);
+    expect(reply.body.mismatched).toEqual([
+      { kind: "refund", outTradeNo: paid[2]!.outTradeNo, transactionId: paid[2]!.transactionId, outRefundNo: pending.outRefundNo, field: "status", wechat: "SUCCESS", local: "PROCESSING" },
+    ]);
+    expect(reply.body.summary.differences).toBe(3);
+    await env.DB.prepare("DELETE FROM orders WHERE out_trade_no = ?").bind(ghost).run();
+  });
+
+  it("the unfiltered bill of the shared simulator: nothing of ours is reported, everything reported is unknown here", async () => {
+    const reply = await report(beijingToday());
+    expect(reply.status).toBe(200);
+    const ours = (item: { outTradeNo: string }) => mine.has(item.outTradeNo);
+    expect(reply.body.missingAtWechat).toEqual([]);
+    expect(reply.body.mismatched.filter(ours).map((m: any) => m.field)).toEqual(["status"]); // the pending refund above
+    expect(reply.body.missingLocally.filter(ours).map((m: any) => m.localStatus)).toEqual(["NOTPAY"]); // the unseen payment above
+    for (const item of reply.body.missingLocally.filter((i: any) => !ours(i))) expect(item.localStatus).toBeNull();
+    expect(reply.body.summary.wechat.paymentCount).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("no bill, WeChat errors, validation", () => {
+  it("No Bill Exist → an empty report, not an error", async () => {
+    const date = beijingToday(-45);
+    const reply = await report(date);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({
+      date,
+      summary: {
+        billExists: false,
+        wechat: { paymentCount: 0, paymentFee: 0, refundCount: 0, refundFee: 0, otherAppRows: 0 },
+        local: { paymentCount: 0, paymentFee: 0, refundCount: 0, refundFee: 0 },
+        differences: 0,
+      },
+      missingLocally: [],
+      missingAtWechat: [],
+      mismatched: [],
+    });
+  });
+
+  it("No Bill Exist while D1 has a payment that day → the payment is missing at WeChat", async () => {
+    const date = beijingToday(-50);
+    const day = Date.parse(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6)}T12:00:00+08:00`);
+    const order = paid[0]!;
+    const before = (await rows<{ paid_at: number }>("SELECT paid_at FROM orders WHERE out_trade_no = ?", order.outTradeNo))[0]!.paid_at;
+    await env.DB.prepare("UPDATE orders SET paid_at = ? WHERE out_trade_no = ?").bind(day, order.outTradeNo).run();
+    try {
+      const reply = await report(date);
+      expect(reply.body.summary.billExists).toBe(false);
+      expect(reply.body.missingAtWechat).toEqual([
+        { kind: "payment", outTradeNo: order.outTradeNo, transactionId: order.transactionId, outRefundNo: null, localFee: 100, localStatus: "PAID" },
+      ]);
+    } finally {
+      await env.DB.prepare("UPDATE orders SET paid_at = ? WHERE out_trade_no = ?").bind(before, order.outTradeNo).run();
+    }
+  });
+
+  for (const [name, body, status] of [
+    ["Bill Creating", "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[Bill Creating]]></return_msg></xml>", 200],
+    ["SYSTEMERROR", "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[SYSTEMERROR]]></return_msg></xml>", 200],
+    ["HTTP 500", "Internal Server Error", 500],
+    ["a truncated bill", "交易时间,公众账号ID\r\n`2026", 200],
+  ] as const) {
+    it(`${name} → 502 UPSTREAM_ERROR`, async () => {
+      spyWechat(async (_request, path) => (path === "/pay/downloadbill" ? new Response(body, { status }) : undefined));
+      const reply = await report(beijingToday(-1));
+      expect(reply.status).toBe(502);
+      expect(reply.body.error.code).toBe("UPSTREAM_ERROR");
+    });
+  }
+
+  it("the date must be 8 digits, a real date, not in the future → 400 without calling WeChat", async () => {
+    const { paths } = spyWechat();
+    for (const date of ["2026011", "202601011", "20260230", "20261301", "abcdefgh", "2026-01-01", beijingToday(1), beijingToday(400)]) {
+      const reply = await report(date);
+      expect(reply.status, date).toBe(400);
+      expect(reply.body.error.message).toContain("date");
+    }
+    expect(paths).toEqual([]);
+  });
+
+  it("a user token → 401", async () => {
+    const reply = await api("GET", `/admin/reconciliation/${beijingToday()}`, { token });
+    expect(reply.status).toBe(401);
+  });
+});
