@@ -139,7 +139,7 @@ describe("validation", () => {
       expect(reply.status, String(refundFee)).toBe(400);
       expect(reply.body.error.message).toContain("refundFee");
     }
-    for (const reason of ["x".repeat(81), 42, ["a"]]) {
+    for (const reason of ["x".repeat(81), 42, ["a"], "line\nbreak", "nul\u0000", "bell\u0007"]) {
       const reply = await requestRefund(order.outTradeNo, 1, reason);
       expect(reply.status).toBe(400);
       expect(reply.body.error.message).toContain("reason");
