@@ -6,12 +6,12 @@ import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
 import { createRefund } from "../orders/refunds";
 import { eventJson, orderJson, refundJson } from "../orders/view";
-import { listEventsForOrder } from "../store/events";
-import { getOrder, getOrderItems } from "../store/orders";
+import { listEvents, listEventsForOrder, type Verdict } from "../store/events";
+import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/orders";
 import { upsertProduct } from "../store/products";
 import { listRefundsForOrder } from "../store/refunds";
 import { timingSafeEqual } from "../wechatpay/sign";
-import { readJsonObject } from "./json";
+import { decodeCursor, decodeOrderCursor, encodeCursor, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -40,11 +40,28 @@ adminRoutes.put("/products/:sku", async (c) => {
   return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1 } });
 });
 
+const ORDER_STATUSES: readonly OrderStatus[] = ["NOTPAY", "PAID", "CLOSED", "PAYERROR", "REFUNDED"];
+const VERDICTS: readonly Verdict[] = ["applied", "anomaly"];
 const REASON_MAX_CHARS = 80;
 const outTradeNoParam = (raw: string) => {
   if (!/^[0-9A-Za-z_-]{1,32}$/.test(raw)) throw notFound("order not found");
   return raw;
 };
+
+adminRoutes.get("/orders", async (c) => {
+  const status = c.req.query("status") || null;
+  if (status !== null && !ORDER_STATUSES.includes(status as OrderStatus)) {
+    throw badRequest(`status must be one of ${ORDER_STATUSES.join(", ")}`);
+  }
+  const limit = limitParam(c.req.query("limit"));
+  const rows = await listOrders(c.env.DB, status as OrderStatus | null, limit, decodeOrderCursor(c.req.query("cursor")));
+  const items = await getOrderItems(c.env.DB, rows.map((r) => r.out_trade_no));
+  const last = rows.at(-1);
+  return c.json({
+    orders: rows.map((r) => orderJson(r, items.get(r.out_trade_no) ?? [])),
+    nextCursor: rows.length === limit && last ? encodeCursor([last.created_at, last.out_trade_no]) : null,
+  });
+});
 
 adminRoutes.get("/orders/:outTradeNo", async (c) => {
   const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
@@ -76,6 +93,17 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
     origin: new URL(c.req.url).origin,
   });
   return c.json({ refund: refundJson(refund) }, 201);
+});
+
+adminRoutes.get("/events", async (c) => {
+  const verdict = c.req.query("verdict") || null;
+  if (verdict !== null && !VERDICTS.includes(verdict as Verdict)) throw badRequest(`verdict must be one of ${VERDICTS.join(", ")}`);
+  const limit = limitParam(c.req.query("limit"));
+  const cursor = decodeCursor(c.req.query("cursor"));
+  if (cursor && !Number.isSafeInteger(cursor[0])) throw badRequest("cursor is invalid");
+  const rows = await listEvents(c.env.DB, verdict as Verdict | null, limit, cursor ? (cursor[0] as number) : null);
+  const last = rows.at(-1);
+  return c.json({ events: rows.map(eventJson), nextCursor: rows.length === limit && last ? encodeCursor([last.id]) : null });
 });
 
 adminRoutes.post("/reconcile", async (c) => {
