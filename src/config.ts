@@ -103,6 +103,7 @@ function buildConfig(env: Env): ConfigResult {
   const apiBase = baseUrl("WECHAT_API_BASE", env.WECHAT_API_BASE || "https://api.weixin.qq.com", problems);
   const payBase = baseUrl("WECHAT_PAY_BASE", env.WECHAT_PAY_BASE || "https://api.mch.weixin.qq.com", problems);
   const isWechatProduction = payBase !== "" && WECHAT_PAY_HOSTS.has(new URL(payBase).hostname);
+  if (isWechatProduction && !payBase.startsWith("https://")) problems.push("WECHAT_PAY_BASE must use https for WeChat's host");
   if (isWechatProduction && !env.WXPAY_CERT) {
     problems.push("WXPAY_CERT binding is required when WECHAT_PAY_BASE is WeChat's production host");
   }

@@ -13,7 +13,9 @@ export async function cancelOrder(deps: Deps, order: OrderRow): Promise<OrderRow
   if (order.status === "PAID" || order.status === "REFUNDED") throw orderPaid();
 
   const result = await deps.payClient(order.sign_type).closeOrder(order.out_trade_no);
-  if (result.ok || (result.kind === "result_fail" && result.errCode === "ORDERCLOSED")) {
+  // ORDERNOTEXIST: unifiedorder never reached WeChat, so the order can never be paid there either.
+  const closedAtWechat = result.ok || (result.kind === "result_fail" && (result.errCode === "ORDERCLOSED" || result.errCode === "ORDERNOTEXIST"));
+  if (closedAtWechat) {
     await applyTradeReport(deps, "closeorder", { out_trade_no: order.out_trade_no, trade_state: "CLOSED" });
     return (await getOrder(deps.db, order.out_trade_no)) ?? order;
   }

@@ -7,9 +7,11 @@
 import { logEvent } from "../log";
 import { isKnownPaid, rememberPaid } from "../store/notify-hints";
 import { MoneyError, parseFen } from "../wechatpay/money";
-import { verifySign } from "../wechatpay/sign";
+import { isValidOutTradeNo } from "../wechatpay/ids";
+import { verifySign, type Fields } from "../wechatpay/sign";
 import { ACK_XML, failXml, readXml, XmlError } from "../wechatpay/xml";
 import type { Deps } from "./deps";
+import { getOrder } from "../store/orders";
 import { applyTradeReport } from "./transition";
 
 export interface NotifyReply {
@@ -32,8 +34,7 @@ export async function handlePayNotify(deps: Deps, body: ArrayBuffer): Promise<No
   }
   const { config } = deps;
   if (fields.return_code !== "SUCCESS") return refuse("return_code_not_success");
-  const keys = [config.payKey, ...config.previousPayKeys];
-  if (!(await verifySign(fields, keys, config.signType))) return refuse("bad_signature", "invalid signature");
+  if (!(await verifyForOrder(deps, fields))) return refuse("bad_signature", "invalid signature");
   if (fields.appid !== config.appId || fields.mch_id !== config.mchId) return refuse("foreign_merchant");
 
   const outTradeNo = fields.out_trade_no ?? "";
@@ -71,4 +72,20 @@ export async function handlePayNotify(deps: Deps, body: ArrayBuffer): Promise<No
       logEvent("pay_notify_anomaly", { outTradeNo, transactionId, reason: "unknown_order" });
       return { status: 500, xml: failXml("order not found"), outcome: "unknown_order", outTradeNo };
   }
+}
+
+/**
+ * Verifies with the configured algorithm; only if that fails, and the order was placed with the
+ * other algorithm (WECHAT_SIGN_TYPE changed while orders were in flight), with the order's. The
+ * algorithm always comes from our records, never from the message; the extra D1 read happens only
+ * on the failure path.
+ */
+async function verifyForOrder(deps: Deps, fields: Fields): Promise<boolean> {
+  const { config } = deps;
+  const keys = [config.payKey, ...config.previousPayKeys];
+  if (await verifySign(fields, keys, config.signType)) return true;
+  const outTradeNo = fields.out_trade_no ?? "";
+  if (!isValidOutTradeNo(outTradeNo)) return false;
+  const order = await getOrder(deps.db, outTradeNo);
+  return order !== null && order.sign_type !== config.signType && (await verifySign(fields, keys, order.sign_type));
 }

@@ -24,8 +24,17 @@ export function optionalString(body: Record<string, unknown>, field: string, max
   const value = body[field];
   if (value === undefined || value === null) return null;
   if (typeof value !== "string") throw badRequest(`${field} must be a string`);
+  if (hasControlCharacters(value)) throw badRequest(`${field} must not contain control characters`);
   if (new TextEncoder().encode(value).length > maxBytes) throw badRequest(`${field} must be at most ${maxBytes} bytes`);
   return value;
+}
+
+/**
+ * C0 controls (tab, CR and LF included), DEL and C1 controls: WeChat's XML cannot carry them, so
+ * text that goes into unifiedorder (attach, product names) is refused up front with a 400.
+ */
+export function hasControlCharacters(value: string): boolean {
+  return /[\u0000-\u001f\u007f-\u009f]/.test(value);
 }
 
 /** `?limit=` within 1..max (default `fallback`). */

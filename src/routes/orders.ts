@@ -7,6 +7,7 @@ import { ensurePayment } from "../orders/prepay";
 import { readOwnOrder } from "../orders/read";
 import { orderJson } from "../orders/view";
 import { getOrderForUser, getOrderItems, listOrdersForUser, type OrderRow } from "../store/orders";
+import { isValidOutTradeNo } from "../wechatpay/ids";
 import { requireUser } from "./auth";
 import { decodeOrderCursor, encodeCursor, limitParam, optionalString, readJsonObject } from "./json";
 import { clientIp, enforceRateLimit } from "./rate-limit";
@@ -37,7 +38,8 @@ orderRoutes.post("/orders", async (c) => {
     origin: new URL(c.req.url).origin,
     idempotencyKey,
   });
-  return c.json({ order: orderJson(result.order, result.items), payment: result.payment }, result.replayed ? 200 : 201);
+  // A replay through Idempotency-Key answers exactly like the original request (DESIGN: 201).
+  return c.json({ order: orderJson(result.order, result.items), payment: result.payment }, 201);
 });
 
 orderRoutes.get("/orders", async (c) => {
@@ -68,7 +70,7 @@ orderRoutes.post("/orders/:outTradeNo/cancel", async (c) => {
 });
 
 async function ownOrder(deps: AppEnv["Variables"]["deps"], userId: string, outTradeNo: string, confirm: boolean): Promise<OrderRow> {
-  if (!/^[0-9A-Za-z_-]{1,32}$/.test(outTradeNo)) throw notFound("order not found");
+  if (!isValidOutTradeNo(outTradeNo)) throw notFound("order not found");
   const order = confirm
     ? await readOwnOrder(deps, userId, outTradeNo)
     : await getOrderForUser(deps.db, userId, outTradeNo);

@@ -155,13 +155,14 @@ export async function savePrepayId(db: D1Database, outTradeNo: string, prepayId:
 }
 
 /**
- * Claims the right to call orderquery for a NOTPAY order: at most once per `intervalMs` per order,
- * whichever Worker instance asks first (a conditional UPDATE is the lock).
+ * Claims the right to call orderquery for an unpaid (NOTPAY or PAYERROR) order: at most once per
+ * `intervalMs` per order, whichever Worker instance asks first (a conditional UPDATE is the lock).
+ * PAYERROR is included because a failed attempt can be followed by a successful payment.
  */
 export async function claimQuerySlot(db: D1Database, outTradeNo: string, now: number, intervalMs: number): Promise<boolean> {
   const result = await db
     .prepare(
-      `UPDATE orders SET last_query_at = ?2 WHERE out_trade_no = ?1 AND status = 'NOTPAY'
+      `UPDATE orders SET last_query_at = ?2 WHERE out_trade_no = ?1 AND status IN ('NOTPAY', 'PAYERROR')
          AND (last_query_at IS NULL OR last_query_at <= ?3)`,
     )
     .bind(outTradeNo, now, now - intervalMs)
@@ -169,17 +170,8 @@ export async function claimQuerySlot(db: D1Database, outTradeNo: string, now: nu
   return result.meta.changes === 1;
 }
 
-/** NOTPAY orders created before `createdBefore`, oldest first (for the scheduled job). */
-export async function listUnpaidOrders(db: D1Database, createdBefore: number, limit: number): Promise<OrderRow[]> {
-  const { results } = await db
-    .prepare("SELECT * FROM orders WHERE status = 'NOTPAY' AND created_at <= ?1 ORDER BY created_at, out_trade_no LIMIT ?2")
-    .bind(createdBefore, limit)
-    .all<OrderRow>();
-  return results;
-}
-
 /**
- * NOTPAY orders for the scheduled job: created before `createdBefore` (old enough to query) or past
+ * Unpaid (NOTPAY or PAYERROR) orders for the scheduled job: created before `createdBefore` (old enough to query) or past
  * their expiry, and not checked since `checkedBefore`. Never-checked orders first, oldest first; then
  * the least recently checked, so orders that stay NOTPAY cannot starve newer ones.
  */
@@ -189,7 +181,7 @@ export async function listOrdersToReconcile(
 ): Promise<OrderRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM orders WHERE status = 'NOTPAY' AND (created_at <= ?1 OR expires_at <= ?2)
+      `SELECT * FROM orders WHERE status IN ('NOTPAY', 'PAYERROR') AND (created_at <= ?1 OR expires_at <= ?2)
          AND (last_query_at IS NULL OR last_query_at <= ?3)
        ORDER BY COALESCE(last_query_at, 0), created_at, out_trade_no LIMIT ?4`,
     )

@@ -277,10 +277,13 @@ describe("business fields (B28–B33)", () => {
 
   it("B33 replaying the original notify after the order was REFUNDED → ACK, stays REFUNDED, no new event", async () => {
     const order = await newOrder();
-    const xml = signedNotifyXml(payNotifyFields(order));
+    const fields = payNotifyFields(order);
+    const xml = signedNotifyXml(fields);
     expectAck(await postNotify(NOTIFY, xml));
     await env.DB.prepare("UPDATE orders SET status = 'REFUNDED', refunded_fee = total_fee WHERE out_trade_no = ?").bind(order.outTradeNo).run();
-    await env.NOTIFY_KV.delete((await env.NOTIFY_KV.list()).keys.find((k) => k.name.startsWith("paid:"))?.name ?? "none");
+    // Drop this payment's KV hint so the replay reaches the D1 guard, not the fast path.
+    expect(await env.NOTIFY_KV.get(`paid:${fields.transaction_id}`)).not.toBeNull();
+    await env.NOTIFY_KV.delete(`paid:${fields.transaction_id}`);
     const events = await rows("SELECT id FROM events WHERE out_trade_no = ?", order.outTradeNo);
     expectAck(await postNotify(NOTIFY, xml));
     expect((await orderRow(order.outTradeNo))?.status).toBe("REFUNDED");
@@ -329,8 +332,18 @@ describe("exactly once (duplicates, concurrency)", () => {
     expect((await orderRow(order.outTradeNo))?.status).toBe("PAID");
   });
 
+  it("verifies with the order's algorithm when WECHAT_SIGN_TYPE changed while the order was in flight", async () => {
+    const order = await newOrder(); // placed with MD5
+    const hmacEnv = { ...env, WECHAT_SIGN_TYPE: "HMAC-SHA256" };
+    const md5 = await app.request(`${ORIGIN}${NOTIFY}`, { method: "POST", body: signedNotifyXml(payNotifyFields(order)) }, hmacEnv);
+    expect(md5.status).toBe(200);
+    expect((await orderRow(order.outTradeNo))?.status).toBe("PAID");
+  });
+
   it("verifies HMAC-SHA256 notifications without sign_type when HMAC is pinned", async () => {
+    // An order placed under HMAC: an MD5-signed notification for it is refused (algorithm pinned).
     const order = await newOrder();
+    await env.DB.prepare("UPDATE orders SET sign_type = 'HMAC-SHA256' WHERE out_trade_no = ?").bind(order.outTradeNo).run();
     const hmacEnv = { ...env, WECHAT_SIGN_TYPE: "HMAC-SHA256" };
     const md5 = await app.request(`${ORIGIN}${NOTIFY}`, { method: "POST", body: signedNotifyXml(payNotifyFields(order)) }, hmacEnv);
     expect(md5.status).toBe(400);
@@ -344,10 +357,11 @@ describe("faults (F01–F03, F06)", () => {
   it("F01 D1 batch fails mid-notify → 500, no partial state; WeChat's retry → PAID with one event", async () => {
     const order = await newOrder();
     const xml = signedNotifyXml(payNotifyFields(order));
-    const broken = wrapDb(env.DB, { failBatch: "before" });
+    // The event insert (2nd statement) fails after the UPDATE ran: the whole batch must roll back.
+    const broken = wrapDb(env.DB, { failBatch: "inside" });
     const first = await app.request(`${ORIGIN}${NOTIFY}`, { method: "POST", body: xml }, { ...env, DB: broken });
     expect(first.status).toBe(500);
-    expect(await first.text()).not.toMatch(/Network|D1|stack/);
+    expect(await first.text()).not.toMatch(/no_such_table|D1|stack/);
     expect((await orderRow(order.outTradeNo))?.status).toBe("NOTPAY");
     expect(await rows("SELECT id FROM events WHERE out_trade_no = ?", order.outTradeNo)).toHaveLength(0);
     expectAck(await postNotify(NOTIFY, xml));
@@ -426,13 +440,17 @@ function replaceBytes(haystack: Uint8Array, needle: Uint8Array, replacement: Uin
   throw new Error("needle not found");
 }
 
-/** A D1 binding that fails on purpose: before or after a batch commits, or on matching statements. */
-function wrapDb(db: D1Database, options: { failBatch?: "before" | "after"; failOn?: (sql: string) => boolean }): D1Database {
+/** A D1 binding that fails on purpose: inside a batch (one statement fails), after it commits, or on matching statements. */
+function wrapDb(db: D1Database, options: { failBatch?: "inside" | "after"; failOn?: (sql: string) => boolean }): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       if (prop === "batch" && options.failBatch) {
         return async (statements: D1PreparedStatement[]) => {
-          if (options.failBatch === "before") throw new Error("D1_ERROR: Network connection lost.");
+          if (options.failBatch === "inside") {
+            const poisoned = [...statements];
+            poisoned.splice(1, 1, target.prepare("INSERT INTO no_such_table VALUES (1)"));
+            return target.batch(poisoned);
+          }
           await target.batch(statements);
           throw new Error("Worker died after commit");
         };

@@ -3,7 +3,7 @@
 // (prices from D1, ownership, idempotency, re-entry, cancel). Real D1/KV, real XML to the simulator.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, createOrder, deliverNotifications, login, payInWechat, putProduct, rows, signWechat, sim } from "./harness";
+import { api, createOrder, deliverNotifications, login, payInWechat, payNotifyFields, postNotify, putProduct, rows, signWechat, signedNotifyXml, sim } from "./harness";
 
 beforeAll(async () => {
   await putProduct("tea", "Oolong tea 250g", 1990);
@@ -133,7 +133,7 @@ describe("checkout", () => {
     const first = await createOrder(token, [{ sku: "tea", quantity: 1 }], {}, { "Idempotency-Key": key });
     const second = await createOrder(token, [{ sku: "tea", quantity: 1 }], {}, { "Idempotency-Key": key });
     expect(first.status).toBe(201);
-    expect(second.status).toBe(200);
+    expect(second.status).toBe(201);
     expect(second.body.order.outTradeNo).toBe(first.body.order.outTradeNo);
     expect(second.body.payment.package).toBe(first.body.payment.package);
     const changed = await createOrder(token, [{ sku: "tea", quantity: 2 }], {}, { "Idempotency-Key": key });
@@ -169,6 +169,9 @@ describe("checkout", () => {
     const cancel = await api("POST", `/api/orders/${second.body.order.outTradeNo}/cancel`, { token });
     expect(cancel.status).toBe(409);
     expect(cancel.body.error.code).toBe("ORDER_PAID");
+    // The cancel itself recorded the payment (closeorder ORDERPAID → orderquery), before any read.
+    expect(await rows("SELECT status FROM orders WHERE out_trade_no = ?", second.body.order.outTradeNo)).toEqual([{ status: "PAID" }]);
+    expect(await rows("SELECT kind FROM events WHERE out_trade_no = ? AND verdict = 'applied'", second.body.order.outTradeNo)).toEqual([{ kind: "order_query" }]);
     const read = await api("GET", `/api/orders/${second.body.order.outTradeNo}`, { token });
     expect(read.body.order.status).toBe("PAID");
   });
@@ -181,6 +184,36 @@ describe("checkout", () => {
     expect(read.body.order).toMatchObject({ status: "PAID", transactionId: paid.transactionId });
     const events = await rows("SELECT kind, verdict FROM events WHERE out_trade_no = ?", body.order.outTradeNo);
     expect(events).toEqual([{ kind: "order_query", verdict: "applied" }]);
+  });
+
+  it("cancels locally when WeChat never heard of the order (closeorder ORDERNOTEXIST)", async () => {
+    const token = await login("ivy");
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
+    await sim("POST", "/faults", { path: "/pay/closeorder", fault: "business", errCode: "ORDERNOTEXIST", errCodeDes: "订单不存在" });
+    const closed = await api("POST", `/api/orders/${body.order.outTradeNo}/cancel`, { token });
+    expect(closed.status).toBe(200);
+    expect(closed.body.order.status).toBe("CLOSED");
+  });
+
+  it("finds a payment made after a failed attempt (PAYERROR) when the order is read", async () => {
+    const token = await login("lena");
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
+    const failXml = signedNotifyXml(payNotifyFields({ outTradeNo: body.order.outTradeNo, totalFee: 7 }, { result_code: "FAIL", err_code: "NOTENOUGH" }));
+    expect((await postNotify("/wechat/pay/notify", failXml)).status).toBe(200);
+    expect(await rows("SELECT status FROM orders WHERE out_trade_no = ?", body.order.outTradeNo)).toEqual([{ status: "PAYERROR" }]);
+    // The user then pays successfully, and that notification is lost.
+    const paid = await payInWechat(body.payment, { notify: "none" });
+    const read = await api("GET", `/api/orders/${body.order.outTradeNo}`, { token });
+    expect(read.body.order).toMatchObject({ status: "PAID", transactionId: paid.transactionId });
+  });
+
+  it("refuses control characters in attach (WeChat's XML cannot carry them) with a 400, creating nothing", async () => {
+    const token = await login("otto");
+    const before = await rows("SELECT COUNT(*) AS n FROM orders");
+    const reply = await createOrder(token, [{ sku: "mint", quantity: 1 }], { attach: "x\u0001y" });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toContain("attach");
+    expect(await rows("SELECT COUNT(*) AS n FROM orders")).toEqual(before);
   });
 
   it("confirms a NOTPAY order with orderquery at most once per 5 s", async () => {
