@@ -11,7 +11,7 @@ import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/
 import { upsertProduct } from "../store/products";
 import { listRefundsForOrder } from "../store/refunds";
 import { timingSafeEqual } from "../wechatpay/sign";
-import { decodeCursor, decodeOrderCursor, encodeCursor, limitParam, readJsonObject } from "./json";
+import { decodeCursor, decodeOrderCursor, encodeCursor, hasControlCharacters, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -32,6 +32,8 @@ adminRoutes.put("/products/:sku", async (c) => {
   const body = await readJsonObject(c);
   const { name, priceFen, active } = body;
   if (typeof name !== "string" || name.trim() === "" || name.length > 100) throw badRequest("name must be a non-empty string of at most 100 characters");
+  // The name becomes unifiedorder's body: WeChat's XML cannot carry control characters.
+  if (hasControlCharacters(name)) throw badRequest("name must not contain control characters");
   if (typeof priceFen !== "number" || !Number.isInteger(priceFen) || priceFen < 1 || priceFen > 100_000_000) {
     throw badRequest("priceFen must be an integer number of fen from 1 to 100000000");
   }

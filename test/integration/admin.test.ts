@@ -187,3 +187,12 @@ describe("admin auth", () => {
     }
   });
 });
+
+describe("product validation", () => {
+  it("refuses control characters in a product name (it becomes unifiedorder's body) with 400", async () => {
+    const reply = await admin("PUT", "/products/ctrl-item", { name: "bad\u0007name", priceFen: 10 });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toContain("name");
+    expect((await api("GET", "/api/products")).body.products.map((p: any) => p.sku)).not.toContain("ctrl-item");
+  });
+});
