@@ -87,7 +87,7 @@ describe("checkout", () => {
     expect(events).toEqual([{ kind: "pay_notify", verdict: "applied" }]);
   });
 
-  it("rejects bad carts with 400 and creates nothing", async () => {
+  it("B39 rejects bad carts with 400 and creates nothing (no order row, no unifiedorder)", async () => {
     const token = await login("dave");
     const before = await rows("SELECT COUNT(*) AS n FROM orders");
     const unifiedBefore = (await sim("GET", "/received?path=/pay/unifiedorder")).body.requests.length;
