@@ -70,6 +70,9 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workers",
+            // One simulator serves every file (its outbox, fault queue and bills are shared), so
+            // files run one after another: no test can take another file's notification or fault.
+            fileParallelism: false,
             include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
             setupFiles: ["./test/setup.ts"],
           },
