@@ -1,7 +1,7 @@
 // `npm run demo`: the whole flow over real HTTP, printed step by step. Starts the simulator and
 // `wrangler dev` on free ports with a throwaway local D1/KV, then walks
 // login → products → order → the user pays in WeChat (simulator) → notification → PAID
-// → refund → refund notification → REFUNDED. Exits non-zero on the first wrong answer.
+// → refund → refund notification → REFUNDED → reconciliation. Exits non-zero on the first wrong answer.
 // test/e2e/demo.test.ts runs this same script as part of `npm test`.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -102,20 +102,22 @@ try {
 
   say("Admin refunds part of it, then the rest (POST /admin/orders/:outTradeNo/refunds)");
   const partial = await api("POST", `/admin/orders/${order.outTradeNo}/refunds`, { token: adminToken, body: { refundFee: 7, reason: "out of mint" } });
-  if (partial.status === 404) {
-    console.log("    (refunds are not available in this build yet)");
-  } else {
-    expect(partial.status === 201, `refund → ${partial.status} ${JSON.stringify(partial.body)}`);
-    show("refund", partial.body.refund);
-    const rest = await api("POST", `/admin/orders/${order.outTradeNo}/refunds`, { token: adminToken, body: { refundFee: 2 * 1990 } });
-    expect(rest.status === 201, `refund → ${rest.status} ${JSON.stringify(rest.body)}`);
-    say("The simulator completes both refunds and sends encrypted refund notifications");
-    const refunded = await poll(() => api("GET", `/admin/orders/${order.outTradeNo}`, { token: adminToken }), (r) => r.body.order?.status === "REFUNDED");
-    expect(refunded.body.order?.status === "REFUNDED", `after refunds: ${JSON.stringify(refunded.body.order)}`);
-    show("order", { status: refunded.body.order.status, refundedFee: refunded.body.order.refundedFee });
-    show("refunds", refunded.body.refunds.map((r) => ({ outRefundNo: r.outRefundNo, refundFee: r.refundFee, status: r.status })));
-    show("events", refunded.body.events.map((e) => `${e.kind}:${e.verdict}`));
-  }
+  expect(partial.status === 201, `refund → ${partial.status} ${JSON.stringify(partial.body)}`);
+  show("refund", partial.body.refund);
+  const rest = await api("POST", `/admin/orders/${order.outTradeNo}/refunds`, { token: adminToken, body: { refundFee: 2 * 1990 } });
+  expect(rest.status === 201, `refund → ${rest.status} ${JSON.stringify(rest.body)}`);
+
+  say("The simulator completes both refunds and sends encrypted refund notifications (/wechat/refund/notify)");
+  const refunded = await poll(() => api("GET", `/admin/orders/${order.outTradeNo}`, { token: adminToken }), (r) => r.body.order?.status === "REFUNDED");
+  expect(refunded.body.order?.status === "REFUNDED", `after refunds: ${JSON.stringify(refunded.body.order)}`);
+  show("order", { status: refunded.body.order.status, refundedFee: refunded.body.order.refundedFee });
+  show("refunds", refunded.body.refunds.map((r) => ({ outRefundNo: r.outRefundNo, refundFee: r.refundFee, status: r.status })));
+  show("events", refunded.body.events.map((e) => `${e.kind}:${e.verdict}`));
+
+  say("Admin runs reconciliation now (POST /admin/reconcile; the cron does this every 5 minutes)");
+  const reconciled = await api("POST", "/admin/reconcile", { token: adminToken });
+  expect(reconciled.status === 200, `reconcile → ${reconciled.status} ${JSON.stringify(reconciled.body)}`);
+  show("summary", reconciled.body);
 
   console.log("\nDemo complete: every step answered as expected.");
 } catch (error) {
