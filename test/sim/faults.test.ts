@@ -1,23 +1,8 @@
 // Fault injection (/__sim/faults) and the remaining control endpoints (reset, received, errors).
-import { createHash, createHmac } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSimulator } from "../../sim/core.ts";
 import type { Simulator, SimulatorOptions } from "../../sim/core.ts";
-
-const APPID = "wxd930ea5d5a258f4f";
-const MCH = "10000100";
-const KEY = "192006250b4c09247ec02edce69f6a2d";
-
-function officialSign(f: Record<string, string>, type: "MD5" | "HMAC-SHA256" = "MD5"): string {
-  const s = Object.keys(f).filter((k) => k !== "sign" && f[k] !== "").sort().map((k) => `${k}=${f[k]}`).join("&") + "&key=" + KEY;
-  return (type === "MD5" ? createHash("md5").update(s, "utf8") : createHmac("sha256", KEY).update(s, "utf8")).digest("hex").toUpperCase();
-}
-const parse = (xml: string) => {
-  const out: Record<string, string> = {};
-  for (const m of xml.matchAll(/<([A-Za-z0-9_]+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g)) out[m[1]!] = (m[2] ?? m[3])!;
-  return out;
-};
-const toXml = (f: Record<string, string>) => "<xml>" + Object.entries(f).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("") + "</xml>";
+import { APPID, MCH, KEY, officialSign, parse, toXml } from "./peer.ts";
 
 let sim: Simulator;
 function make(over: Partial<SimulatorOptions> = {}) {

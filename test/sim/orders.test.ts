@@ -1,25 +1,8 @@
 // unifiedorder (envelope errors, business errors, re-entry), orderquery and closeorder.
-import { createHash, createHmac } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSimulator } from "../../sim/core.ts";
 import type { Simulator } from "../../sim/core.ts";
-
-const APPID = "wxd930ea5d5a258f4f";
-const MCH = "10000100";
-const KEY = "192006250b4c09247ec02edce69f6a2d";
-type T = "MD5" | "HMAC-SHA256";
-
-// independent signer/parser (not the simulator's)
-function officialSign(f: Record<string, string>, type: T): string {
-  const s = Object.keys(f).filter((k) => k !== "sign" && f[k] !== "").sort().map((k) => `${k}=${f[k]}`).join("&") + "&key=" + KEY;
-  return (type === "MD5" ? createHash("md5").update(s, "utf8") : createHmac("sha256", KEY).update(s, "utf8")).digest("hex").toUpperCase();
-}
-const parse = (xml: string) => {
-  const out: Record<string, string> = {};
-  for (const m of xml.matchAll(/<([A-Za-z0-9_]+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g)) out[m[1]!] = (m[2] ?? m[3])!;
-  return out;
-};
-const toXml = (f: Record<string, string>) => "<xml>" + Object.entries(f).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("") + "</xml>";
+import { APPID, MCH, KEY, officialSign, parse, toXml, type T } from "./peer.ts";
 
 let now = Date.UTC(2025, 0, 15, 4, 0, 0); // 12:00 Beijing
 let sim: Simulator;

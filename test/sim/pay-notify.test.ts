@@ -1,5 +1,4 @@
 // Playing the user: /__sim/pay (paySign check) and the payment notification, in outbox and http modes.
-import { createHash, createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,24 +8,10 @@ import type { Simulator, SimulatorOptions } from "../../sim/core.ts";
 import { RETRY_SCHEDULE_SECONDS } from "../../sim/notifier.ts";
 import { drainOutbox } from "../../sim/outbox.ts";
 import { LOCAL_DEFAULTS, simOptionsFromEnv, startSimServer } from "../../sim/server.ts";
+import { APPID, MCH, KEY, officialSign, parse, toXml, type T } from "./peer.ts";
 
-const APPID = "wxd930ea5d5a258f4f";
-const MCH = "10000100";
-const KEY = "192006250b4c09247ec02edce69f6a2d";
 const ACK = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
 const NACK = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[busy]]></return_msg></xml>";
-type T = "MD5" | "HMAC-SHA256";
-
-function officialSign(f: Record<string, string>, type: T, key = KEY): string {
-  const s = Object.keys(f).filter((k) => k !== "sign" && f[k] !== "").sort().map((k) => `${k}=${f[k]}`).join("&") + "&key=" + key;
-  return (type === "MD5" ? createHash("md5").update(s, "utf8") : createHmac("sha256", key).update(s, "utf8")).digest("hex").toUpperCase();
-}
-const parse = (xml: string) => {
-  const out: Record<string, string> = {};
-  for (const m of xml.matchAll(/<([A-Za-z0-9_]+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g)) out[m[1]!] = (m[2] ?? m[3])!;
-  return out;
-};
-const toXml = (f: Record<string, string>) => "<xml>" + Object.entries(f).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("") + "</xml>";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
