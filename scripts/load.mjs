@@ -76,8 +76,15 @@ export async function runLoad({ count = COUNT, concurrency = CONCURRENCY } = {})
   try {
     console.log(`node ${process.version}; Worker ${W} (wrangler dev, local D1/KV); ${count} requests per scenario`);
     await json("PUT", "/admin/products/load-item", { name: "Load item", priceFen: 123 }, vars.ADMIN_TOKEN);
+    // Enough users to stay under ORDER_LIMITER (30 orders per user per minute): the load measures
+    // the service, not the abuse limit (hardening.test.ts proves the limit). Logins stay under
+    // LOGIN_LIMITER (20 per IP per minute) for counts up to 500.
     const tokens = [];
-    for (let u = 0; u < 8; u++) tokens.push((await (await json("POST", "/api/login", { code: `load${u}-${Date.now()}` })).json()).token);
+    for (let u = 0; u < Math.ceil(count / 25); u++) {
+      const res = await json("POST", "/api/login", { code: `load${u}-${Date.now()}` });
+      if (res.status !== 200) throw new Error(`login for the load run failed: ${res.status} ${await res.text()}`);
+      tokens.push((await res.json()).token);
+    }
 
     const results = [];
     results.push(await drive("GET /health (baseline)", count, concurrency, async () => (await fetch(`${W}/health`)).status === 200));
