@@ -14,7 +14,6 @@ export default {
       logEvent("reconcile_skipped", { cron: controller.cron, problems: config.problems.length });
       return;
     }
-    // The cron has no request origin: refund re-sends derive notify_url from config or the order.
     await runReconciliation(buildDeps(env, config.config));
   },
 } satisfies ExportedHandler<Env>;

@@ -54,13 +54,13 @@ export interface ReconcileSummary {
   wechatCalls: number;
 }
 
-export async function runReconciliation(deps: Deps, origin?: string): Promise<ReconcileSummary> {
+export async function runReconciliation(deps: Deps): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = {
     queried: 0, paid: 0, closed: 0, expired: 0, payError: 0,
     refundsQueried: 0, refundsUpdated: 0, refundsRetried: 0, errors: 0, wechatCalls: 0,
   };
   const now = deps.now().getTime();
-  await reconcileRefunds(deps, summary, now, origin);
+  await reconcileRefunds(deps, summary, now);
   await reconcileOrders(deps, summary, now);
   logEvent("reconcile", { ...summary });
   return summary;
@@ -71,7 +71,7 @@ function failed(summary: ReconcileSummary, what: string, id: string, error: unkn
   logEvent("reconcile_item_failed", { what, id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
 }
 
-async function reconcileRefunds(deps: Deps, summary: ReconcileSummary, now: number, origin?: string): Promise<void> {
+async function reconcileRefunds(deps: Deps, summary: ReconcileSummary, now: number): Promise<void> {
   const window = { processingBefore: now - CHECK_INTERVAL_MS, changeBefore: now - CHANGE_CHECK_INTERVAL_MS };
   let refunds: RefundWithOrder[];
   try {
@@ -84,14 +84,14 @@ async function reconcileRefunds(deps: Deps, summary: ReconcileSummary, now: numb
     if (summary.wechatCalls + (mayResend ? 2 : 1) > REFUND_CALL_SHARE) break;
     try {
       if (!(await claimRefundCheck(deps.db, { outRefundNo: refund.out_refund_no, now, ...window }))) continue;
-      await checkRefund(deps, summary, refund, now, origin);
+      await checkRefund(deps, summary, refund, now);
     } catch (error) {
       failed(summary, "refund", refund.out_refund_no, error);
     }
   }
 }
 
-async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: RefundWithOrder, now: number, origin?: string): Promise<void> {
+async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: RefundWithOrder, now: number): Promise<void> {
   summary.wechatCalls++;
   summary.refundsQueried++;
   const result = await deps.payClient(refund.sign_type).refundQuery({ outRefundNo: refund.out_refund_no });
@@ -107,7 +107,7 @@ async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: Refund
   if (unknownAtWechat && refund.status === "PROCESSING" && refund.refund_id === null && refund.created_at <= now - RESEND_AFTER_MS) {
     // The first call never reached WeChat (or was refused in a retryable way): the same request again.
     summary.wechatCalls++;
-    const sent = await sendRefund(deps, refund, refund, "reconcile", origin);
+    const sent = await sendRefund(deps, refund, refund, "reconcile");
     if (sent.kind === "accepted") summary.refundsRetried++;
     else if (sent.kind === "refused") summary.refundsUpdated++;
     else summary.errors++;

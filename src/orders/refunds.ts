@@ -49,14 +49,13 @@ export type RefundSendResult =
 export type RefundOrder = Pick<OrderRow, "out_trade_no" | "total_fee" | "sign_type" | "notify_url">;
 
 /**
- * notify_url for a refund: WECHAT_REFUND_NOTIFY_URL, else `/wechat/refund/notify` on the given
- * origin (the admin request's), else on the origin the order's pay notify_url points at (the
- * scheduled job has no request). Null when none can be derived: WeChat then uses the URL
- * configured on the merchant platform.
+ * notify_url for a refund: WECHAT_REFUND_NOTIFY_URL, else `/wechat/refund/notify` on the origin the
+ * order's pay notify_url points at — a host WeChat already reaches, and the same value for the
+ * first call and every re-send (never the admin request's origin, which may be an internal host).
+ * Null when none can be derived: WeChat then uses the URL configured on the merchant platform.
  */
-export function refundNotifyUrl(config: Config, order: Pick<OrderRow, "notify_url">, origin?: string): string | null {
+export function refundNotifyUrl(config: Config, order: Pick<OrderRow, "notify_url">): string | null {
   if (config.refundNotifyUrl) return config.refundNotifyUrl;
-  if (origin) return `${origin}/wechat/refund/notify`;
   try {
     return `${new URL(order.notify_url).origin}/wechat/refund/notify`;
   } catch {
@@ -68,8 +67,6 @@ export interface RefundInput {
   outTradeNo: string;
   refundFee: number;
   reason: string | null;
-  /** Request origin, for the default refund notify_url. */
-  origin: string;
 }
 
 export async function createRefund(deps: Deps, input: RefundInput): Promise<RefundRow> {
@@ -91,7 +88,7 @@ export async function createRefund(deps: Deps, input: RefundInput): Promise<Refu
 
   const refund = await getRefund(deps.db, outRefundNo);
   if (!refund) throw new Error("refund vanished after insert");
-  const sent = await sendRefund(deps, refund, order, "refund_api", input.origin);
+  const sent = await sendRefund(deps, refund, order, "refund_api");
   logEvent("refund_requested", { outTradeNo: order.out_trade_no, outRefundNo, refundFee: input.refundFee, outcome: sent.kind });
   if (sent.kind === "refused") {
     throw new ApiError(502, "UPSTREAM_ERROR", `WeChat refused the refund (${sent.errCode}); nothing was refunded`, {}, {
@@ -124,7 +121,6 @@ export async function sendRefund(
   refund: Pick<RefundRow, "out_refund_no" | "refund_fee" | "reason">,
   order: RefundOrder,
   source: RefundSource,
-  origin?: string,
 ): Promise<RefundSendResult> {
   const params: Fields = {
     out_trade_no: order.out_trade_no,
@@ -133,7 +129,7 @@ export async function sendRefund(
     refund_fee: String(refund.refund_fee),
   };
   if (refund.reason) params.refund_desc = truncateUtf8(refund.reason, REFUND_DESC_MAX_BYTES);
-  const notifyUrl = refundNotifyUrl(deps.config, order, origin);
+  const notifyUrl = refundNotifyUrl(deps.config, order);
   if (notifyUrl) params.notify_url = notifyUrl;
 
   const result = await deps.payClient(order.sign_type).refund(params);

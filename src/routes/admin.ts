@@ -92,7 +92,6 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
     outTradeNo,
     refundFee,
     reason: typeof reason === "string" && reason !== "" ? reason : null,
-    origin: new URL(c.req.url).origin,
   });
   return c.json({ refund: refundJson(refund) }, 201);
 });
@@ -109,7 +108,7 @@ adminRoutes.get("/events", async (c) => {
 });
 
 adminRoutes.post("/reconcile", async (c) => {
-  return c.json(await runReconciliation(c.var.deps, new URL(c.req.url).origin));
+  return c.json(await runReconciliation(c.var.deps));
 });
 
 adminRoutes.get("/reconciliation/:date", async (c) => {

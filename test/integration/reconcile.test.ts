@@ -194,7 +194,7 @@ describe("refunds", () => {
     expect(await orderRow(order.outTradeNo)).toMatchObject({ status: "PAID", refunded_fee: 30 });
   });
 
-  it("a cron run (no request origin) re-sends with notify_url derived from the order", async () => {
+  it("a re-send (cron, no request) uses the same notify_url as the first call: derived from the order", async () => {
     const order = await paidOrder(token, "rc-item");
     spyWechat(async (_request, path) => {
       if (path === "/secapi/pay/refund") throw new TypeError("Network connection lost");
