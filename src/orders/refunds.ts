@@ -35,6 +35,14 @@ const REFUND_DESC_MAX_BYTES = 80;
 const RETRYABLE = new Set(["SYSTEMERROR", "BIZERR_NEED_RETRY", "ORDER_NOT_READY", "FREQUENCY_LIMITED", "INVALID_REQ_TOO_MUCH"]);
 /** Refusals that mean WeChat's view of the order differs from ours: someone must look. */
 const DISAGREEMENT = new Set(["ORDERNOTEXIST", "REFUND_FEE_MISMATCH", "INVALID_REQUEST", "INVALID_TRANSACTIONID", "ERROR"]);
+/**
+ * Codes documented as a final "no" (reference §7.1): only these close the refund and release its
+ * amount. An unknown or missing err_code keeps the refund PROCESSING (amount held) and is recorded
+ * as an anomaly, because releasing money we are not sure WeChat refused would let the books drift.
+ */
+const DEFINITIVE = new Set([
+  ...DISAGREEMENT, "NOTENOUGH", "TRADE_OVERDUE", "USER_ACCOUNT_ABNORMAL", "PARAM_ERROR", "APPID_NOT_EXIST", "MCHID_NOT_EXIST", "NOAUTH",
+]);
 
 const notRefundable = (message: string, extra: Record<string, string> = {}) => new ApiError(409, "NOT_REFUNDABLE", message, {}, extra);
 
@@ -150,6 +158,19 @@ export async function sendRefund(
 
   const now = deps.now().getTime();
   const detail = { err_code: result.errCode, err_code_des: result.errCodeDes };
+  if (!DEFINITIVE.has(result.errCode)) {
+    await insertEvent(deps.db, {
+      identity: `anomaly:${source}:refund_unknown_error:${refund.out_refund_no}:${result.errCode}`,
+      kind: source,
+      verdict: "anomaly",
+      outTradeNo: order.out_trade_no,
+      outRefundNo: refund.out_refund_no,
+      detail: { reason: "refund_unknown_error", ...detail },
+      createdAt: now,
+    });
+    logEvent("refund_call_pending", { outRefundNo: refund.out_refund_no, reason: result.errCode || "no err_code" });
+    return { kind: "pending", reason: result.errCode || "no err_code" };
+  }
   if (DISAGREEMENT.has(result.errCode)) {
     await insertEvent(deps.db, {
       identity: `anomaly:${source}:refund_refused:${refund.out_refund_no}:${result.errCode}`,

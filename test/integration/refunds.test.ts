@@ -232,6 +232,21 @@ describe("refund API failures", () => {
     expect(await refundRow(reply.body.error.outRefundNo)).toMatchObject({ status: "REFUNDCLOSE" });
   });
 
+  it("an unknown err_code is not taken as a refusal: 201 PROCESSING, the amount stays held, an anomaly for a human", async () => {
+    const order = await paidOrder(token, "refund-item");
+    spyWechat(async (_request, path) =>
+      path === "/secapi/pay/refund" ? wechatReply({ result_code: "FAIL", err_code: "SOMETHING_NEW", err_code_des: "未知错误" }) : undefined,
+    );
+    const reply = await requestRefund(order.outTradeNo, 60);
+    expect(reply.status).toBe(201);
+    const outRefundNo = reply.body.refund.outRefundNo;
+    expect(await refundRow(outRefundNo)).toMatchObject({ status: "PROCESSING", refund_id: null });
+    const anomalies = (await eventsOf(order.outTradeNo)).filter((e) => e.verdict === "anomaly");
+    expect(anomalies.map((e) => JSON.parse(e.detail!).reason)).toEqual(["refund_unknown_error"]);
+    vi.restoreAllMocks();
+    expect((await requestRefund(order.outTradeNo, 41)).status).toBe(409); // 60 still held of 100
+  });
+
   for (const [name, answer] of [
     ["a network failure", async () => { throw new TypeError("Network connection lost"); }],
     ["SYSTEMERROR", async () => wechatReply({ result_code: "FAIL", err_code: "SYSTEMERROR", err_code_des: "系统超时" })],
