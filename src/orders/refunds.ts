@@ -19,7 +19,7 @@ import { ApiError, notFound } from "../errors";
 import { logEvent } from "../log";
 import { insertEvent } from "../store/events";
 import { getOrder, type OrderRow } from "../store/orders";
-import { getRefund, insertRefund, refundTotals, saveRefundId, type RefundRow } from "../store/refunds";
+import { findRefundByIdempotencyKey, getRefund, insertRefund, refundTotals, saveRefundId, type RefundRow } from "../store/refunds";
 import { newOutRefundNo } from "../wechatpay/ids";
 import type { Fields } from "../wechatpay/sign";
 import { truncateUtf8 } from "./checkout";
@@ -75,23 +75,36 @@ export interface RefundInput {
   outTradeNo: string;
   refundFee: number;
   reason: string | null;
+  /** Optional Idempotency-Key: the same key on the same order returns the refund it created. */
+  idempotencyKey: string | null;
 }
 
 export async function createRefund(deps: Deps, input: RefundInput): Promise<RefundRow> {
   const order = await getOrder(deps.db, input.outTradeNo);
   if (!order) throw notFound("order not found");
+  const replay = await findReplay(deps, input);
+  if (replay) return replay;
   if (order.status !== "PAID") throw notRefundable(`order is ${order.status}; only PAID orders can be refunded`);
 
   const now = deps.now().getTime();
   const outRefundNo = newOutRefundNo(deps.now());
-  const created = await insertRefund(deps.db, {
-    outRefundNo,
-    outTradeNo: order.out_trade_no,
-    refundFee: input.refundFee,
-    reason: input.reason,
-    now,
-    maxRefunds: MAX_REFUNDS_PER_ORDER,
-  });
+  let created: boolean;
+  try {
+    created = await insertRefund(deps.db, {
+      outRefundNo,
+      outTradeNo: order.out_trade_no,
+      refundFee: input.refundFee,
+      reason: input.reason,
+      idempotencyKey: input.idempotencyKey,
+      now,
+      maxRefunds: MAX_REFUNDS_PER_ORDER,
+    });
+  } catch (error) {
+    // A concurrent request with the same key won the insert: answer with its refund.
+    const winner = /UNIQUE constraint failed: refunds\.out_trade_no, refunds\.idempotency_key/.test(String(error)) ? await findReplay(deps, input) : null;
+    if (winner) return winner;
+    throw error;
+  }
   if (!created) throw await explainRefusal(deps, order.out_trade_no);
 
   const refund = await getRefund(deps.db, outRefundNo);
@@ -105,6 +118,20 @@ export async function createRefund(deps: Deps, input: RefundInput): Promise<Refu
     });
   }
   return (await getRefund(deps.db, outRefundNo)) ?? refund;
+}
+
+/**
+ * The refund an earlier request with the same Idempotency-Key created, or null. The same key with a
+ * different amount or reason is another request: 422, nothing created.
+ */
+async function findReplay(deps: Deps, input: RefundInput): Promise<RefundRow | null> {
+  if (!input.idempotencyKey) return null;
+  const existing = await findRefundByIdempotencyKey(deps.db, input.outTradeNo, input.idempotencyKey);
+  if (!existing) return null;
+  if (existing.refund_fee !== input.refundFee || existing.reason !== input.reason) {
+    throw new ApiError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different refund");
+  }
+  return existing;
 }
 
 /** Why the conditional insert refused: the order moved on, the 50-refund cap, or the remainder. */

@@ -11,7 +11,7 @@ import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/
 import { upsertProduct } from "../store/products";
 import { listRefundsForOrder } from "../store/refunds";
 import { timingSafeEqual } from "../wechatpay/sign";
-import { decodeCursor, decodeOrderCursor, encodeCursor, hasControlCharacters, limitParam, readJsonObject } from "./json";
+import { decodeCursor, decodeOrderCursor, encodeCursor, hasControlCharacters, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -92,6 +92,7 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
     outTradeNo,
     refundFee,
     reason: typeof reason === "string" && reason !== "" ? reason : null,
+    idempotencyKey: idempotencyKeyHeader(c.req.header("idempotency-key")),
   });
   return c.json({ refund: refundJson(refund) }, 201);
 });

@@ -37,6 +37,13 @@ export function hasControlCharacters(value: string): boolean {
   return /[\u0000-\u001f\u007f-\u009f]/.test(value);
 }
 
+/** An optional `Idempotency-Key` header: 1 to 128 printable ASCII characters, else 400. */
+export function idempotencyKeyHeader(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  if (!/^[\x21-\x7e]{1,128}$/.test(raw)) throw badRequest("Idempotency-Key must be 1 to 128 printable ASCII characters");
+  return raw;
+}
+
 /** `?limit=` within 1..max (default `fallback`). */
 export function limitParam(raw: string | undefined, fallback = 20, max = 100): number {
   if (raw === undefined || raw === "") return fallback;

@@ -9,7 +9,7 @@ import { orderJson } from "../orders/view";
 import { getOrderForUser, getOrderItems, listOrdersForUser, type OrderRow } from "../store/orders";
 import { isValidOutTradeNo } from "../wechatpay/ids";
 import { requireUser } from "./auth";
-import { decodeOrderCursor, encodeCursor, limitParam, optionalString, readJsonObject } from "./json";
+import { decodeOrderCursor, encodeCursor, idempotencyKeyHeader, limitParam, optionalString, readJsonObject } from "./json";
 import { clientIp, enforceRateLimit } from "./rate-limit";
 import type { AppEnv } from "./types";
 
@@ -24,10 +24,7 @@ orderRoutes.post("/orders", async (c) => {
   const body = await readJsonObject(c);
   const items = parseItems(body.items);
   const attach = optionalString(body, "attach", 127);
-  const idempotencyKey = c.req.header("idempotency-key") ?? null;
-  if (idempotencyKey !== null && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {
-    throw badRequest("Idempotency-Key must be 1 to 128 printable ASCII characters");
-  }
+  const idempotencyKey = idempotencyKeyHeader(c.req.header("idempotency-key"));
   // Any amount, openid or out_trade_no in the body is ignored: prices come from D1, the payer from the session.
   const result = await checkout(c.var.deps, {
     userId: c.var.userId,

@@ -19,6 +19,8 @@ export interface RefundRow {
   succeeded_at: number | null;
   /** Last change, or last time the scheduled job claimed the refund for a check (see claimRefundCheck). */
   updated_at: number;
+  /** The admin request's Idempotency-Key, if it sent one. */
+  idempotency_key: string | null;
 }
 
 /** A refund with the order fields needed to query or re-send it. */
@@ -34,6 +36,8 @@ export interface NewRefund {
   outTradeNo: string;
   refundFee: number;
   reason: string | null;
+  /** Unique per order when set (POST /admin/orders/:outTradeNo/refunds Idempotency-Key). */
+  idempotencyKey: string | null;
   now: number;
   /** WeChat allows at most this many refunds per order. */
   maxRefunds: number;
@@ -52,13 +56,13 @@ export async function insertRefund(db: D1Database, refund: NewRefund): Promise<b
   const [insert] = await db.batch([
     db
       .prepare(
-        `INSERT INTO refunds (out_refund_no, out_trade_no, refund_fee, status, reason, created_at, updated_at)
-         SELECT ?1, o.out_trade_no, ?3, 'PROCESSING', ?4, ?5, ?5 FROM orders o
+        `INSERT INTO refunds (out_refund_no, out_trade_no, refund_fee, status, reason, idempotency_key, created_at, updated_at)
+         SELECT ?1, o.out_trade_no, ?3, 'PROCESSING', ?4, ?7, ?5, ?5 FROM orders o
          WHERE o.out_trade_no = ?2 AND o.status = 'PAID'
            AND (SELECT COUNT(*) FROM refunds WHERE out_trade_no = ?2) < ?6
            AND o.total_fee - (SELECT COALESCE(SUM(refund_fee), 0) FROM refunds WHERE out_trade_no = ?2 AND status IN ${HOLDING}) >= ?3`,
       )
-      .bind(refund.outRefundNo, refund.outTradeNo, refund.refundFee, refund.reason, refund.now, refund.maxRefunds),
+      .bind(refund.outRefundNo, refund.outTradeNo, refund.refundFee, refund.reason, refund.now, refund.maxRefunds, refund.idempotencyKey),
     db
       .prepare(
         `INSERT OR IGNORE INTO events (identity, kind, verdict, out_trade_no, transaction_id, out_refund_no, detail, created_at)
@@ -81,6 +85,11 @@ export async function refundTotals(db: D1Database, outTradeNo: string): Promise<
     .bind(outTradeNo)
     .first<{ count: number; held: number }>();
   return row ?? { count: 0, held: 0 };
+}
+
+/** The refund created on this order with this Idempotency-Key, if any. */
+export function findRefundByIdempotencyKey(db: D1Database, outTradeNo: string, key: string): Promise<RefundRow | null> {
+  return db.prepare("SELECT * FROM refunds WHERE out_trade_no = ?1 AND idempotency_key = ?2").bind(outTradeNo, key).first<RefundRow>();
 }
 
 export function getRefund(db: D1Database, outRefundNo: string): Promise<RefundRow | null> {

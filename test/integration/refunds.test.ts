@@ -270,6 +270,41 @@ describe("refund API failures", () => {
   }
 });
 
+describe("Idempotency-Key", () => {
+  const refundWithKey = (outTradeNo: string, refundFee: number, key: string) =>
+    api("POST", `/admin/orders/${outTradeNo}/refunds`, { token: env.ADMIN_TOKEN, body: { refundFee }, headers: { "Idempotency-Key": key } });
+
+  it("a retried refund request returns the refund it created instead of refunding again", async () => {
+    const order = await paidOrder(token, "refund-item");
+    const key = crypto.randomUUID();
+    const first = await refundWithKey(order.outTradeNo, 30, key);
+    const again = await refundWithKey(order.outTradeNo, 30, key);
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body.refund.outRefundNo).toBe(first.body.refund.outRefundNo);
+    expect(await rows("SELECT out_refund_no FROM refunds WHERE out_trade_no = ?", order.outTradeNo)).toHaveLength(1);
+    // The same key with another amount is a different request: refused, nothing created.
+    const changed = await refundWithKey(order.outTradeNo, 40, key);
+    expect(changed.status).toBe(422);
+    expect(changed.body.error.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    expect(await rows("SELECT out_refund_no FROM refunds WHERE out_trade_no = ?", order.outTradeNo)).toHaveLength(1);
+  });
+
+  it("concurrent requests with one key create one refund", async () => {
+    const order = await paidOrder(token, "refund-item");
+    const key = crypto.randomUUID();
+    const replies = await Promise.all([0, 1, 2, 3].map(() => refundWithKey(order.outTradeNo, 25, key)));
+    expect(replies.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect(new Set(replies.map((r) => r.body.refund.outRefundNo)).size).toBe(1);
+    expect(await rows("SELECT out_refund_no FROM refunds WHERE out_trade_no = ?", order.outTradeNo)).toHaveLength(1);
+  });
+
+  it("a malformed key → 400", async () => {
+    const order = await paidOrder(token, "refund-item");
+    expect((await refundWithKey(order.outTradeNo, 10, "bad key with spaces")).status).toBe(400);
+  });
+});
+
 describe("B33 through the real refund path", () => {
   it("replaying the original PAID notify after the order was REFUNDED → ACK, stays REFUNDED, no new event", async () => {
     const { order, payment } = await newOrder(token, "refund-item");
