@@ -1,4 +1,5 @@
 /** D1 statements for `orders` and `order_items`. One function per statement (or per atomic batch). */
+import { allInChunks } from "./in-chunks";
 
 export type OrderStatus = "NOTPAY" | "PAID" | "CLOSED" | "PAYERROR" | "REFUNDED";
 
@@ -99,13 +100,8 @@ export function getOrderForUser(db: D1Database, userId: string, outTradeNo: stri
 /** Items of several orders at once, grouped by out_trade_no. */
 export async function getOrderItems(db: D1Database, outTradeNos: readonly string[]): Promise<Map<string, OrderItemRow[]>> {
   const grouped = new Map<string, OrderItemRow[]>();
-  if (outTradeNos.length === 0) return grouped;
-  const placeholders = outTradeNos.map((_, i) => `?${i + 1}`).join(", ");
-  const { results } = await db
-    .prepare(`SELECT * FROM order_items WHERE out_trade_no IN (${placeholders}) ORDER BY out_trade_no, line`)
-    .bind(...outTradeNos)
-    .all<OrderItemRow>();
-  for (const row of results) {
+  const rows = await allInChunks<OrderItemRow>(db, outTradeNos, (nos) => `SELECT * FROM order_items WHERE out_trade_no IN (${nos}) ORDER BY out_trade_no, line`);
+  for (const row of rows) {
     const list = grouped.get(row.out_trade_no) ?? [];
     list.push(row);
     grouped.set(row.out_trade_no, list);
@@ -200,13 +196,6 @@ export async function listOrdersPaidBetween(db: D1Database, from: number, to: nu
 }
 
 /** Orders by out_trade_no (any number; queried in chunks under D1's 100 bound parameters). */
-export async function getOrdersByNos(db: D1Database, outTradeNos: readonly string[]): Promise<OrderRow[]> {
-  const out: OrderRow[] = [];
-  for (let i = 0; i < outTradeNos.length; i += 90) {
-    const chunk = outTradeNos.slice(i, i + 90);
-    const placeholders = chunk.map((_, j) => `?${j + 1}`).join(", ");
-    const { results } = await db.prepare(`SELECT * FROM orders WHERE out_trade_no IN (${placeholders})`).bind(...chunk).all<OrderRow>();
-    out.push(...results);
-  }
-  return out;
+export function getOrdersByNos(db: D1Database, outTradeNos: readonly string[]): Promise<OrderRow[]> {
+  return allInChunks<OrderRow>(db, outTradeNos, (nos) => `SELECT * FROM orders WHERE out_trade_no IN (${nos})`);
 }

@@ -4,6 +4,7 @@
  * requests can never exceed the total), and a refund only moves forward from PROCESSING or CHANGE,
  * in one batch with the order's refunded_fee and the `applied` event.
  */
+import { allInChunks } from "./in-chunks";
 import type { OrderRow } from "./orders";
 
 export type RefundStatus = "PROCESSING" | "SUCCESS" | "REFUNDCLOSE" | "CHANGE";
@@ -30,6 +31,10 @@ export interface RefundWithOrder extends RefundRow {
   notify_url: string;
   transaction_id: string | null;
 }
+
+/** Selects RefundWithOrder rows: refunds `r` joined with their order `o`; append WHERE/ORDER BY. */
+const REFUND_WITH_ORDER = `SELECT r.*, o.total_fee, o.sign_type, o.notify_url, o.transaction_id FROM refunds r
+       JOIN orders o ON o.out_trade_no = r.out_trade_no`;
 
 export interface NewRefund {
   outRefundNo: string;
@@ -184,8 +189,7 @@ export async function listRefundsToReconcile(
 ): Promise<RefundWithOrder[]> {
   const { results } = await db
     .prepare(
-      `SELECT r.*, o.total_fee, o.sign_type, o.notify_url, o.transaction_id FROM refunds r
-       JOIN orders o ON o.out_trade_no = r.out_trade_no
+      `${REFUND_WITH_ORDER}
        WHERE (r.status = 'PROCESSING' AND r.updated_at <= ?1) OR (r.status = 'CHANGE' AND r.updated_at <= ?2)
        ORDER BY r.updated_at, r.created_at, r.out_refund_no LIMIT ?3`,
     )
@@ -216,8 +220,7 @@ export async function claimRefundCheck(
 export async function listRefundsCreatedBetween(db: D1Database, from: number, to: number): Promise<RefundWithOrder[]> {
   const { results } = await db
     .prepare(
-      `SELECT r.*, o.total_fee, o.sign_type, o.notify_url, o.transaction_id FROM refunds r
-       JOIN orders o ON o.out_trade_no = r.out_trade_no
+      `${REFUND_WITH_ORDER}
        WHERE r.created_at >= ?1 AND r.created_at < ?2 ORDER BY r.created_at, r.out_refund_no`,
     )
     .bind(from, to)
@@ -226,19 +229,6 @@ export async function listRefundsCreatedBetween(db: D1Database, from: number, to
 }
 
 /** Refunds by out_refund_no (any number; queried in chunks under D1's 100 bound parameters). */
-export async function getRefundsByNos(db: D1Database, outRefundNos: readonly string[]): Promise<RefundWithOrder[]> {
-  const out: RefundWithOrder[] = [];
-  for (let i = 0; i < outRefundNos.length; i += 90) {
-    const chunk = outRefundNos.slice(i, i + 90);
-    const placeholders = chunk.map((_, j) => `?${j + 1}`).join(", ");
-    const { results } = await db
-      .prepare(
-        `SELECT r.*, o.total_fee, o.sign_type, o.notify_url, o.transaction_id FROM refunds r
-         JOIN orders o ON o.out_trade_no = r.out_trade_no WHERE r.out_refund_no IN (${placeholders})`,
-      )
-      .bind(...chunk)
-      .all<RefundWithOrder>();
-    out.push(...results);
-  }
-  return out;
+export function getRefundsByNos(db: D1Database, outRefundNos: readonly string[]): Promise<RefundWithOrder[]> {
+  return allInChunks<RefundWithOrder>(db, outRefundNos, (nos) => `${REFUND_WITH_ORDER} WHERE r.out_refund_no IN (${nos})`);
 }

@@ -1,0 +1,16 @@
+/** D1 binds at most 100 parameters per statement: IN lists are queried in chunks below that. */
+const CHUNK = 90;
+
+/**
+ * Runs `sql(placeholders)` (an `IN (${placeholders})` query) for `values` in chunks and returns all
+ * rows, chunk after chunk (order within a chunk is the query's own). No values → no query.
+ */
+export async function allInChunks<T>(db: D1Database, values: readonly string[], sql: (placeholders: string) => string): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < values.length; i += CHUNK) {
+    const chunk = values.slice(i, i + CHUNK);
+    const { results } = await db.prepare(sql(chunk.map((_, j) => `?${j + 1}`).join(", "))).bind(...chunk).all<T>();
+    out.push(...results);
+  }
+  return out;
+}
