@@ -5,17 +5,23 @@
  * refunds), so a run never writes state any other way and a second run, concurrent or not, can
  * never apply anything twice.
  *
- * Bounded: at most MAX_WECHAT_CALLS calls to WeChat per run (the free plan allows 50 subrequests),
- * counted here call by call. Refunds go first with at most REFUND_CALL_SHARE of them; orders get the
- * rest (at least 20). An item is only started when the budget covers its worst case (a refund
- * without refund_id may need refundquery + a re-send; an expired order closeorder + orderquery).
- * Every item is claimed with a conditional UPDATE before WeChat is called, so two runs at once split
- * the work instead of doubling it, and items are taken least recently checked first (then oldest
- * first), so items that stay open cannot starve the others. One failing item (WeChat or D1) is
- * counted in `errors` and the run goes on.
+ * Bounded twice, because a Worker invocation has two budgets: subrequests (50 on the free plan) and
+ * D1 queries (50 on the free plan, 1000 on paid). By default a run makes at most MAX_WECHAT_CALLS
+ * (36) calls to WeChat and at most MAX_D1_QUERIES (45) D1 queries, both counted for real (D1 through
+ * a counting wrapper of deps.db: each statement and each batch is one query). Refunds go first with
+ * at most REFUND_CALL_SHARE (16) calls and REFUND_D1_SHARE (20) queries; orders get the rest. An item
+ * is only started when what is left of BOTH budgets covers its worst case (ITEM_COST: a refund
+ * without refund_id may need refundquery + a re-send; an expired order closeorder + orderquery), so
+ * the run ends under the caps whatever WeChat answers; the rest waits for the next run (every five
+ * minutes). A paid-plan deployment can pass higher limits to runReconciliation.
+ * Every item is claimed with a conditional UPDATE stamped with the time of the claim before WeChat is
+ * called, so two runs at once split the work instead of doubling it, and items are taken least
+ * recently checked first (then oldest first), so items that stay open cannot starve the others. One
+ * failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
  */
 import { logEvent } from "../log";
 import { claimQuerySlot, listOrdersToReconcile, type OrderRow } from "../store/orders";
+import { countingDb, type QueryCounter } from "../store/query-count";
 import { claimRefundCheck, listRefundsToReconcile, type RefundWithOrder } from "../store/refunds";
 import type { Fields } from "../wechatpay/sign";
 import type { Deps } from "./deps";
@@ -25,12 +31,53 @@ import { applyTradeReport, type TransitionOutcome } from "./transition";
 
 export const MAX_WECHAT_CALLS = 36;
 export const REFUND_CALL_SHARE = 16;
+export const MAX_D1_QUERIES = 45;
+export const REFUND_D1_SHARE = 20;
+
+/** Per-run caps; the defaults fit the free plan (50 subrequests, 50 D1 queries per invocation). */
+export interface ReconcileLimits {
+  /** WeChat calls per run. */
+  wechatCalls: number;
+  /** Of which refunds may use at most this many. */
+  refundWechatCalls: number;
+  /** D1 queries per run (a batch counts one). */
+  d1Queries: number;
+  /** Of which refunds may use at most this many. */
+  refundD1Queries: number;
+}
+
+export const DEFAULT_RECONCILE_LIMITS: Readonly<ReconcileLimits> = {
+  wechatCalls: MAX_WECHAT_CALLS,
+  refundWechatCalls: REFUND_CALL_SHARE,
+  d1Queries: MAX_D1_QUERIES,
+  refundD1Queries: REFUND_D1_SHARE,
+};
+
+interface Cost {
+  wechat: number;
+  d1: number;
+}
+
+/** The most one item can cost, reserved before it is started. */
+export const ITEM_COST = {
+  /** claim; refundquery → applyRefundReport: getRefund, markRefund (one batch), an anomaly event. */
+  refund: { wechat: 1, d1: 4 },
+  /** claim; refundquery (REFUNDNOTEXIST); refund → a refused one: anomaly event + applyRefundReport (3). */
+  refundResend: { wechat: 2, d1: 5 },
+  /** claim; orderquery → applyTradeReport: markPayError/markClosed (one batch), getOrder, an unknown-order event. */
+  order: { wechat: 1, d1: 4 },
+  /** claim; closeorder → applyTradeReport CLOSED (3), or ORDERPAID → orderquery → applyTradeReport (≤ 3). */
+  expiredOrder: { wechat: 2, d1: 4 },
+} as const satisfies Record<string, Cost>;
+
 /** An order or PROCESSING refund is checked at most once per minute (also the double-run claim window). */
 const CHECK_INTERVAL_MS = 60_000;
 /** CHANGE refunds wait for a human on the merchant platform: look again hourly. */
 const CHANGE_CHECK_INTERVAL_MS = 3600_000;
 /** A refund WeChat does not know is re-sent only once its first call has surely finished. */
 const RESEND_AFTER_MS = 60_000;
+/** orderquery states with nothing final to apply (applyTradeReport would only read the order). */
+const OPEN_TRADE_STATES = new Set(["NOTPAY", "USERPAYING", "ACCEPT"]);
 
 export interface ReconcileSummary {
   /** orderquery calls made. */
@@ -50,48 +97,79 @@ export interface ReconcileSummary {
   refundsRetried: number;
   /** Items that failed (WeChat or D1); they are retried on a later run. */
   errors: number;
-  /** Calls made to WeChat (never above MAX_WECHAT_CALLS). */
+  /** Calls made to WeChat (never above the wechatCalls limit). */
   wechatCalls: number;
+  /** D1 queries made (never above the d1Queries limit). */
+  d1Queries: number;
 }
 
-export async function runReconciliation(deps: Deps): Promise<ReconcileSummary> {
+/** One run: deps with the counted database, the summary, and the caps. */
+interface Run {
+  deps: Deps;
+  summary: ReconcileSummary;
+  counter: QueryCounter;
+  limits: ReconcileLimits;
+}
+
+export async function runReconciliation(deps: Deps, limits: Partial<ReconcileLimits> = {}): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = {
     queried: 0, paid: 0, closed: 0, expired: 0, payError: 0,
-    refundsQueried: 0, refundsUpdated: 0, refundsRetried: 0, errors: 0, wechatCalls: 0,
+    refundsQueried: 0, refundsUpdated: 0, refundsRetried: 0, errors: 0, wechatCalls: 0, d1Queries: 0,
   };
-  const now = deps.now().getTime();
-  await reconcileRefunds(deps, summary, now);
-  await reconcileOrders(deps, summary, now);
+  const counter: QueryCounter = { queries: 0 };
+  const run: Run = { deps: { ...deps, db: countingDb(deps.db, counter) }, summary, counter, limits: { ...DEFAULT_RECONCILE_LIMITS, ...limits } };
+  await reconcileRefunds(run);
+  await reconcileOrders(run);
+  summary.d1Queries = counter.queries;
   logEvent("reconcile", { ...summary });
   return summary;
 }
+
+/** Whether `cost` still fits under the caps, counting what the run has used so far. */
+function fits(run: Run, cost: Cost, caps: Cost): boolean {
+  return run.summary.wechatCalls + cost.wechat <= caps.wechat && run.counter.queries + cost.d1 <= caps.d1;
+}
+
+/** A list query (one D1 query) plus the worst case of at most one item. */
+const listing = (item: Cost): Cost => ({ wechat: item.wechat, d1: 1 + item.d1 });
 
 function failed(summary: ReconcileSummary, what: string, id: string, error: unknown): void {
   summary.errors++;
   logEvent("reconcile_item_failed", { what, id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
 }
 
-async function reconcileRefunds(deps: Deps, summary: ReconcileSummary, now: number): Promise<void> {
-  const window = { processingBefore: now - CHECK_INTERVAL_MS, changeBefore: now - CHANGE_CHECK_INTERVAL_MS };
+async function reconcileRefunds(run: Run): Promise<void> {
+  const { deps, summary, limits } = run;
+  const caps = { wechat: Math.min(limits.refundWechatCalls, limits.wechatCalls), d1: Math.min(limits.refundD1Queries, limits.d1Queries) };
+  if (!fits(run, listing(ITEM_COST.refund), caps)) return;
+  const listedAt = deps.now().getTime();
   let refunds: RefundWithOrder[];
   try {
-    refunds = await listRefundsToReconcile(deps.db, { ...window, limit: REFUND_CALL_SHARE });
+    refunds = await listRefundsToReconcile(deps.db, {
+      processingBefore: listedAt - CHECK_INTERVAL_MS,
+      changeBefore: listedAt - CHANGE_CHECK_INTERVAL_MS,
+      limit: caps.wechat,
+    });
   } catch (error) {
     return failed(summary, "list_refunds", "", error);
   }
   for (const refund of refunds) {
     const mayResend = refund.status === "PROCESSING" && refund.refund_id === null;
-    if (summary.wechatCalls + (mayResend ? 2 : 1) > REFUND_CALL_SHARE) break;
+    if (!fits(run, mayResend ? ITEM_COST.refundResend : ITEM_COST.refund, caps)) break;
     try {
-      if (!(await claimRefundCheck(deps.db, { outRefundNo: refund.out_refund_no, now, ...window }))) continue;
-      await checkRefund(deps, summary, refund, now);
+      // Stamped with the time of the claim, not of the run's start: an overlapping run started
+      // later cannot claim it again while this run may still be working on it.
+      const at = deps.now().getTime();
+      const claim = { outRefundNo: refund.out_refund_no, now: at, processingBefore: at - CHECK_INTERVAL_MS, changeBefore: at - CHANGE_CHECK_INTERVAL_MS };
+      if (!(await claimRefundCheck(deps.db, claim))) continue;
+      await checkRefund(deps, summary, refund);
     } catch (error) {
       failed(summary, "refund", refund.out_refund_no, error);
     }
   }
 }
 
-async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: RefundWithOrder, now: number): Promise<void> {
+async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: RefundWithOrder): Promise<void> {
   summary.wechatCalls++;
   summary.refundsQueried++;
   const result = await deps.payClient(refund.sign_type).refundQuery({ outRefundNo: refund.out_refund_no });
@@ -104,13 +182,14 @@ async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: Refund
     return;
   }
   const unknownAtWechat = result.kind === "result_fail" && result.errCode === "REFUNDNOTEXIST";
-  if (unknownAtWechat && refund.status === "PROCESSING" && refund.refund_id === null && refund.created_at <= now - RESEND_AFTER_MS) {
+  const firstCallDone = refund.created_at <= deps.now().getTime() - RESEND_AFTER_MS;
+  if (unknownAtWechat && refund.status === "PROCESSING" && refund.refund_id === null && firstCallDone) {
     // The first call never reached WeChat (or was refused in a retryable way): the same request again.
     summary.wechatCalls++;
     const sent = await sendRefund(deps, refund, refund, "reconcile");
     if (sent.kind === "accepted") summary.refundsRetried++;
     else if (sent.kind === "refused") summary.refundsUpdated++;
-    else summary.errors++;
+    else failed(summary, "refund", refund.out_refund_no, new Error(`re-send pending: ${sent.reason}`));
     return;
   }
   failed(summary, "refund", refund.out_refund_no, new Error(`refundquery: ${result.kind === "result_fail" ? result.errCode : result.kind}`));
@@ -136,23 +215,29 @@ function refundEntry(data: Fields, outRefundNo: string) {
   return null;
 }
 
-async function reconcileOrders(deps: Deps, summary: ReconcileSummary, now: number): Promise<void> {
+async function reconcileOrders(run: Run): Promise<void> {
+  const { deps, summary, limits } = run;
+  const caps = { wechat: limits.wechatCalls, d1: limits.d1Queries };
+  if (!fits(run, listing(ITEM_COST.order), caps)) return;
+  const listedAt = deps.now().getTime();
   let orders: OrderRow[];
   try {
     orders = await listOrdersToReconcile(deps.db, {
-      createdBefore: now - deps.config.reconcileDelaySeconds * 1000,
-      now,
-      checkedBefore: now - CHECK_INTERVAL_MS,
-      limit: MAX_WECHAT_CALLS - summary.wechatCalls,
+      createdBefore: listedAt - deps.config.reconcileDelaySeconds * 1000,
+      now: listedAt,
+      checkedBefore: listedAt - CHECK_INTERVAL_MS,
+      limit: caps.wechat - summary.wechatCalls,
     });
   } catch (error) {
     return failed(summary, "list_orders", "", error);
   }
   for (const order of orders) {
-    const expired = order.expires_at <= now;
-    if (summary.wechatCalls + (expired ? 2 : 1) > MAX_WECHAT_CALLS) break;
+    const at = deps.now().getTime();
+    const expired = order.expires_at <= at;
+    if (!fits(run, expired ? ITEM_COST.expiredOrder : ITEM_COST.order, caps)) break;
     try {
-      if (!(await claimQuerySlot(deps.db, order.out_trade_no, now, CHECK_INTERVAL_MS))) continue;
+      // Stamped with the time of the claim (see reconcileRefunds).
+      if (!(await claimQuerySlot(deps.db, order.out_trade_no, at, CHECK_INTERVAL_MS))) continue;
       if (expired) await closeExpired(deps, summary, order);
       else await queryOrder(deps, summary, order);
     } catch (error) {
@@ -165,7 +250,11 @@ async function queryOrder(deps: Deps, summary: ReconcileSummary, order: OrderRow
   summary.wechatCalls++;
   summary.queried++;
   const result = await deps.payClient(order.sign_type).orderQuery({ outTradeNo: order.out_trade_no });
-  if (result.ok) return count(summary, await applyTradeReport(deps, "reconcile", result.data));
+  if (result.ok) {
+    // Still open at WeChat: nothing to apply (applyTradeReport would only read the order back).
+    if (OPEN_TRADE_STATES.has(result.data.trade_state ?? "")) return;
+    return count(summary, await applyTradeReport(deps, "reconcile", result.data));
+  }
   // Never placed at WeChat (unifiedorder failed): nothing to learn; it is closed once expired.
   if (result.kind === "result_fail" && result.errCode === "ORDERNOTEXIST") return;
   failed(summary, "order", order.out_trade_no, new Error(`orderquery: ${result.kind === "result_fail" ? result.errCode : result.kind}`));
