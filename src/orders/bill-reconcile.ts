@@ -9,14 +9,14 @@
  * - missingAtWechat: D1 has a payment (or a refund WeChat accepted) for that day that the bill lacks;
  * - mismatched: both have it but the amount (fen), status or transaction_id differ.
  * "No Bill Exist" is an empty bill (so a quiet day reports nothing, and a day with local payments
- * reports them as missing at WeChat), not an error. Any other WeChat failure is a 502.
+ * reports them as missing at WeChat), not an error. A bill over MAX_BILL_BYTES (5 MiB) and any other
+ * WeChat failure are 502 UPSTREAM_ERROR.
  */
 import { badRequest, upstreamError } from "../errors";
 import { logEvent } from "../log";
 import { getOrdersByNos, listOrdersPaidBetween, type OrderRow } from "../store/orders";
 import { getRefundsByNos, listRefundsCreatedBetween, type RefundWithOrder } from "../store/refunds";
 import type { BillRow } from "../wechatpay/bill";
-import { MoneyError, yuanToFen } from "../wechatpay/money";
 import { beijingDate, parseBeijingDate } from "../wechatpay/time";
 import type { Deps } from "./deps";
 
@@ -94,6 +94,10 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
   const result = await deps.payClient().downloadBill({ billDate: date, billType: "ALL" });
   if (!result.ok) {
     logEvent("downloadbill_failed", { date, kind: result.kind, returnMsg: result.kind === "return_fail" ? result.returnMsg : null });
+    if (result.kind === "too_large") {
+      const mib = Math.round(result.maxBytes / 1024 / 1024);
+      throw upstreamError(`WeChat's bill for ${date} is larger than ${mib} MiB, more than this endpoint reconciles; download it from the merchant platform`);
+    }
     throw upstreamError(result.kind === "return_fail" ? `WeChat could not provide the bill: ${result.returnMsg}` : undefined);
   }
   const allRows = result.kind === "bill" ? result.bill.rows : [];
@@ -198,14 +202,4 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const acceptedByWechat = (refund: RefundWithOrder) => refund.refund_id !== null || refund.status === "SUCCESS" || refund.status === "CHANGE";
 
 /** 申请退款金额 (what was asked; 退款金额 is 0 for a closed refund), falling back to 退款金额. */
-function requestedFen(row: BillRow): number {
-  const requested = row.raw["申请退款金额"];
-  if (requested !== undefined) {
-    try {
-      return yuanToFen(requested);
-    } catch (error) {
-      if (!(error instanceof MoneyError)) throw error;
-    }
-  }
-  return row.refundFeeFen ?? 0;
-}
+const requestedFen = (row: BillRow): number => row.requestedRefundFeeFen ?? row.refundFeeFen ?? 0;

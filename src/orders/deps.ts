@@ -3,6 +3,12 @@ import type { Config, Env } from "../config";
 import { WechatPayClient } from "../wechatpay/client";
 import type { SignType } from "../wechatpay/sign";
 
+/**
+ * downloadbill body cap. A parsed bill takes several times its size in memory (a Worker has 128 MB)
+ * and parsing costs CPU in proportion: 5 MiB is roughly 20,000 rows.
+ */
+export const MAX_BILL_BYTES = 5 * 1024 * 1024;
+
 export interface Deps {
   config: Config;
   db: D1Database;
@@ -37,6 +43,7 @@ export function buildDeps(env: Env, config: Config, now: () => Date = () => new 
           fetch: (req: Request) => fetch(req),
           ...(certFetch ? { certFetch } : {}),
           now,
+          maxBillBytes: MAX_BILL_BYTES,
         });
         clients.set(signType, client);
       }

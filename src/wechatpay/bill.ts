@@ -43,8 +43,8 @@ export interface BillRow {
   body?: string;
   /** 商户数据包. */
   attach?: string;
-  /** Every column by header name, for anything not mapped above. */
-  raw: Record<string, string>;
+  /** 申请退款金额 in fen (what was asked; 退款金额 is 0 for a closed refund), when the layout has it. */
+  requestedRefundFeeFen?: number;
 }
 
 /** The bill's closing line. */
@@ -79,6 +79,12 @@ function splitLine(line: string): string[] {
 /** Header names, with a stray leading backtick tolerated. */
 function splitHeader(line: string): string[] {
   return line.split(",").map((name) => (name.startsWith("`") ? name.slice(1) : name));
+}
+
+/** splitHeader(line)[0] === 总交易单数, without splitting every data row to find out. */
+function isSummaryHeader(line: string): boolean {
+  const name = line.startsWith("`") ? line.slice(1) : line;
+  return name === SUMMARY_FIRST_COLUMN || name.startsWith(`${SUMMARY_FIRST_COLUMN},`);
 }
 
 /** Zips header names with values; the field count must match exactly. */
@@ -133,7 +139,6 @@ function toRow(columns: string[], line: string, index: number): BillRow {
     tradeType: need(raw, what, "交易类型"),
     tradeState: need(raw, what, "交易状态"),
     totalFeeFen: fen(need(raw, what, "应结订单金额", "总金额"), what),
-    raw,
   };
   const orderFee = pick(raw, "订单金额");
   if (orderFee !== undefined) row.orderFeeFen = fen(orderFee, what);
@@ -149,6 +154,8 @@ function toRow(columns: string[], line: string, index: number): BillRow {
   if (body !== undefined) row.body = body;
   const attach = pick(raw, "商户数据包");
   if (attach !== undefined) row.attach = attach;
+  const requested = pick(raw, "申请退款金额");
+  if (requested !== undefined) row.requestedRefundFeeFen = fen(requested, what);
   return row;
 }
 
@@ -156,7 +163,8 @@ function toRow(columns: string[], line: string, index: number): BillRow {
  * Parses a downloadbill success body. Tolerates a UTF-8 BOM, CRLF or LF and blank lines; requires
  * the header, the summary header and exactly one summary row at the end (a truncated download must
  * not pass as a short bill). Amounts go through {@link yuanToFen}; anything malformed → BillError.
- * Fee columns (手续费, 5 decimals, may be negative) stay in `raw` only.
+ * Rows keep only the mapped columns (a bill can hold many thousand rows: no per-row copy of every
+ * column); fee columns (手续费, 5 decimals, may be negative) are not read. The summary keeps `raw`.
  */
 export function parseBill(text: string): Bill {
   if (typeof text !== "string") throw new BillError("bill must be text");
@@ -169,13 +177,14 @@ export function parseBill(text: string): Bill {
   if (new Set(columns).size !== columns.length) throw new BillError("duplicate column names");
   if (!columns.includes("交易时间")) throw new BillError("missing bill header");
 
-  const summaryAt = lines.findIndex((line, i) => i > 0 && splitHeader(line)[0] === SUMMARY_FIRST_COLUMN);
+  const summaryAt = lines.findIndex((line, i) => i > 0 && isSummaryHeader(line));
   if (summaryAt < 0) throw new BillError("missing summary (truncated bill?)");
   if (summaryAt !== lines.length - 2) throw new BillError("expected exactly one summary row at the end");
   const summaryColumns = splitHeader(lines[summaryAt] ?? "");
   const summaryRaw = toRecord(summaryColumns, lines[summaryAt + 1] ?? "", "summary");
 
-  const rows = lines.slice(1, summaryAt).map((line, i) => toRow(columns, line, i));
+  const rows: BillRow[] = [];
+  for (let i = 1; i < summaryAt; i++) rows.push(toRow(columns, lines[i] ?? "", i - 1));
   const summary: BillSummary = {
     tradeCount: count(need(summaryRaw, "summary", SUMMARY_FIRST_COLUMN)),
     totalFeeFen: fen(need(summaryRaw, "summary", "应结订单总金额", "总交易额"), "summary"),

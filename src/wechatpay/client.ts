@@ -5,7 +5,7 @@
  * Nothing from a reply whose signature fails is ever returned (DESIGN rule 5).
  */
 import { isBillErrorXml, parseBill, readBillError, BillError, type Bill } from "./bill";
-import { readBodyCapped, discardBody, withDeadline, TransportError, type Fetcher } from "./http";
+import { readBodyCapped, discardBody, withDeadline, ReplyTooLargeError, TransportError, type Fetcher } from "./http";
 import { nonceStr } from "./ids";
 import { sign, verifySign, type Fields, type SignType } from "./sign";
 import { MAX_XML_BYTES, readXml, writeXml, XmlError } from "./xml";
@@ -30,7 +30,10 @@ export interface WechatPayClientOptions {
   timeoutMs?: number;
   /** Clock for callers' convenience; the client itself stamps no times into requests. */
   now?: () => Date;
-  /** Byte cap for downloadbill bodies, default 20 MiB (XML replies are capped at MAX_XML_BYTES). */
+  /**
+   * Byte cap for downloadbill bodies, default 20 MiB (XML replies are capped at MAX_XML_BYTES). A
+   * parsed bill takes several times its size in memory: keep it well under the runtime's limit.
+   */
   maxBillBytes?: number;
 }
 
@@ -42,10 +45,16 @@ export type PayCallResult =
   | { ok: false; kind: "return_fail"; returnMsg: string }
   | { ok: false; kind: "result_fail"; errCode: string; errCodeDes: string; data: Fields };
 
-/** Outcome of downloadBill. */
+/**
+ * Outcome of downloadBill. `bill_creating`: WeChat has not generated the bill yet ("Bill Creating";
+ * bills are generated from 09:00 Beijing the next day). `too_large`: the body exceeded maxBillBytes
+ * (nothing was parsed).
+ */
 export type DownloadBillResult =
-  | { ok: true; kind: "bill"; bill: Bill; text: string }
+  | { ok: true; kind: "bill"; bill: Bill }
   | { ok: true; kind: "no_bill" }
+  | { ok: false; kind: "bill_creating" }
+  | { ok: false; kind: "too_large"; maxBytes: number }
   | Exclude<PayCallResult, { ok: true }>;
 
 type Failure = Exclude<PayCallResult, { ok: true }>;
@@ -130,7 +139,8 @@ export class WechatPayClient {
   /**
    * POST /pay/downloadbill for a Beijing `yyyyMMdd`. The success body is CSV text (unsigned; its
    * integrity rests on TLS), parsed with {@link parseBill}. `No Bill Exist` (error_code 20002) is
-   * the normal answer for a day without trades → `no_bill`; other XML errors → `return_fail`.
+   * the normal answer for a day without trades → `no_bill`; `Bill Creating` → `bill_creating`; other
+   * XML errors → `return_fail`; a body over maxBillBytes → `too_large`.
    */
   async downloadBill(q: { billDate: string; billType?: "ALL" | "SUCCESS" | "REFUND" }): Promise<DownloadBillResult> {
     if (!/^\d{8}$/.test(q.billDate)) return transport("invalid billDate");
@@ -139,6 +149,7 @@ export class WechatPayClient {
     try {
       bytes = await this.#post("/pay/downloadbill", params, this.#fetch, this.#opts.maxBillBytes ?? DEFAULT_MAX_BILL_BYTES);
     } catch (err) {
+      if (err instanceof ReplyTooLargeError) return { ok: false, kind: "too_large", maxBytes: err.maxBytes };
       return transport(err instanceof TransportError ? err.message : "request failed");
     }
     let text: string;
@@ -157,10 +168,11 @@ export class WechatPayClient {
         return transport("malformed error reply");
       }
       if (error.errorCode === "20002" || /^no bill exist$/i.test(error.returnMsg)) return { ok: true, kind: "no_bill" };
+      if (/^bill creating$/i.test(error.returnMsg.trim())) return { ok: false, kind: "bill_creating" };
       return { ok: false, kind: "return_fail", returnMsg: error.returnMsg };
     }
     try {
-      return { ok: true, kind: "bill", bill: parseBill(text), text };
+      return { ok: true, kind: "bill", bill: parseBill(text) };
     } catch (err) {
       return transport(err instanceof BillError ? `malformed bill: ${err.message}` : "malformed bill");
     }

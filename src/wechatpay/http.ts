@@ -15,6 +15,14 @@ export class TransportError extends Error {
   }
 }
 
+/** A reply over the byte cap (a TransportError, so callers that do not care need not tell it apart). */
+export class ReplyTooLargeError extends TransportError {
+  constructor(readonly maxBytes: number) {
+    super("reply too large");
+    this.name = "ReplyTooLargeError";
+  }
+}
+
 /**
  * Runs `work(signal)` under a deadline. The signal aborts real fetches; the race also covers an
  * injected fetcher that ignores the signal, so a call can never hang past `timeoutMs`.
@@ -44,14 +52,14 @@ export async function withDeadline<T>(timeoutMs: number, work: (signal: AbortSig
 }
 
 /**
- * Reads a response body up to `maxBytes`; more → TransportError("reply too large"). Checks
+ * Reads a response body up to `maxBytes`; more → ReplyTooLargeError ("reply too large"). Checks
  * Content-Length first, then counts streamed bytes (Content-Length may be absent or lie).
  */
 export async function readBodyCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
   const declared = res.headers.get("content-length");
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
-    throw new TransportError("reply too large");
+    throw new ReplyTooLargeError(maxBytes);
   }
   if (res.body === null) return new Uint8Array(0);
   const reader = res.body.getReader();
@@ -64,7 +72,7 @@ export async function readBodyCapped(res: Response, maxBytes: number): Promise<U
     total += chunk.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw new TransportError("reply too large");
+      throw new ReplyTooLargeError(maxBytes);
     }
     chunks.push(chunk);
   }

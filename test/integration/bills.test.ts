@@ -5,6 +5,7 @@
 // and checks that nothing of ours is reported and everything reported is another file's.
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { MAX_BILL_BYTES } from "../../src/orders/deps";
 import { admin, api, login, payInWechat, putProduct, rows } from "./harness";
 import {
   beijingToday, completeAtWechat, deliverOwn, newOrder, paidOrder, requestRefund, spyWechat,
@@ -181,6 +182,15 @@ describe("no bill, WeChat errors, validation", () => {
     } finally {
       await env.DB.prepare("UPDATE orders SET paid_at = ? WHERE out_trade_no = ?").bind(before, order.outTradeNo).run();
     }
+  });
+
+  it("a bill over the size cap → 502 UPSTREAM_ERROR saying so, nothing parsed", async () => {
+    const huge = "x".repeat(MAX_BILL_BYTES + 1);
+    spyWechat(async (_request, path) => (path === "/pay/downloadbill" ? new Response(huge, { headers: { "content-type": "text/plain" } }) : undefined));
+    const reply = await report(beijingToday(-1));
+    expect(reply.status).toBe(502);
+    expect(reply.body.error.code).toBe("UPSTREAM_ERROR");
+    expect(reply.body.error.message).toContain("larger than 5 MiB");
   });
 
   for (const [name, body, status] of [

@@ -1,6 +1,7 @@
 // Proves WechatPayClient.downloadBill: a signed request with bill_date/bill_type/sign_type, the CSV
-// body parsed into a Bill (BOM + CRLF fixture), `No Bill Exist` / error_code 20002 → no_bill, other
-// XML errors → return_fail, and HTTP errors, timeouts, non-UTF-8 and truncated bills → transport.
+// body parsed into a Bill (BOM + CRLF fixture), `No Bill Exist` / error_code 20002 → no_bill,
+// `Bill Creating` → bill_creating, other XML errors → return_fail, a body over maxBillBytes →
+// too_large, and HTTP errors, timeouts, non-UTF-8 and truncated bills → transport.
 import { describe, expect, it } from "vitest";
 import allCsv from "../fixtures/wechatpay-v2/downloadbill_ALL_wechatpay-axios-plugin.csv?raw";
 import observed from "../fixtures/wechatpay-v2/error_and_edge_responses_observed.json";
@@ -9,7 +10,7 @@ import { verifySign } from "../../src/wechatpay/sign";
 import { readXml } from "../../src/wechatpay/xml";
 import { DOC_KEY, fakeFetch, xmlResponse } from "./helpers";
 
-function clientReplying(reply: () => Response | Promise<Response>, timeoutMs?: number) {
+function clientReplying(reply: () => Response | Promise<Response>, timeoutMs?: number, maxBillBytes?: number) {
   const fake = fakeFetch(reply);
   const client = new WechatPayClient({
     appId: "wxd930ea5d5a258f4f",
@@ -19,6 +20,7 @@ function clientReplying(reply: () => Response | Promise<Response>, timeoutMs?: n
     payBase: "https://pay.test",
     fetch: fake.fetch,
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(maxBillBytes !== undefined ? { maxBillBytes } : {}),
   });
   return { client, seen: fake.seen };
 }
@@ -38,7 +40,7 @@ describe("downloadBill", () => {
     if (r.ok && r.kind === "bill") {
       expect(r.bill.rows).toHaveLength(45);
       expect(r.bill.summary).toMatchObject({ tradeCount: 45, totalFeeFen: 47, refundFeeFen: 14 });
-      expect(r.text).toContain("交易时间");
+      expect(r).not.toHaveProperty("text"); // the parsed bill only, no second copy of the body
     }
   });
   it("passes billType through", async () => {
@@ -50,11 +52,28 @@ describe("downloadBill", () => {
     const { client } = clientReplying(() => xmlResponse(observed.downloadbill_no_bill.xml));
     expect(await client.downloadBill({ billDate: "20190219" })).toEqual({ ok: true, kind: "no_bill" });
   });
-  it("other XML errors → return_fail", async () => {
+  it("Bill Creating → bill_creating", async () => {
     const { client } = clientReplying(() =>
       xmlResponse("<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[Bill Creating]]></return_msg></xml>"),
     );
-    expect(await client.downloadBill({ billDate: "20190219" })).toEqual({ ok: false, kind: "return_fail", returnMsg: "Bill Creating" });
+    expect(await client.downloadBill({ billDate: "20190219" })).toEqual({ ok: false, kind: "bill_creating" });
+  });
+  it("other XML errors → return_fail", async () => {
+    const { client } = clientReplying(() =>
+      xmlResponse("<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[SYSTEMERROR]]></return_msg></xml>"),
+    );
+    expect(await client.downloadBill({ billDate: "20190219" })).toEqual({ ok: false, kind: "return_fail", returnMsg: "SYSTEMERROR" });
+  });
+  it("a body over maxBillBytes → too_large (declared or streamed)", async () => {
+    const bytes = new TextEncoder().encode(allCsv);
+    const streamed = () =>
+      new Response(new ReadableStream({ start: (c) => (c.enqueue(bytes), c.close()) }), { headers: { "Content-Type": "text/plain" } });
+    for (const reply of [() => csvResponse(allCsv), streamed]) {
+      const { client } = clientReplying(reply, undefined, bytes.byteLength - 1);
+      expect(await client.downloadBill({ billDate: "20190219" })).toEqual({ ok: false, kind: "too_large", maxBytes: bytes.byteLength - 1 });
+    }
+    const { client } = clientReplying(() => csvResponse(allCsv), undefined, bytes.byteLength);
+    expect(await client.downloadBill({ billDate: "20190219" })).toMatchObject({ ok: true, kind: "bill" });
   });
   it("hostile error XML → transport", async () => {
     const { client } = clientReplying(() => xmlResponse('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><xml/>'));
