@@ -8,11 +8,14 @@
  * - missingLocally: WeChat has the payment/refund and D1 does not (or the order is not PAID/REFUNDED);
  * - missingAtWechat: D1 has a payment (or a refund WeChat accepted) for that day that the bill lacks;
  * - mismatched: both have it but the amount (fen), status or transaction_id differ.
- * "No Bill Exist" is an empty bill (so a quiet day reports nothing, and a day with local payments
- * reports them as missing at WeChat), not an error. A bill over MAX_BILL_BYTES (5 MiB) and any other
- * WeChat failure are 502 UPSTREAM_ERROR.
+ * WeChat generates a day's bill from 09:00 Beijing the next day (fetch after 10:00), so only dates
+ * before today (Beijing) are accepted (400 otherwise), and until 10:00 the next day "No Bill Exist"
+ * or "Bill Creating" means "not yet": 503 BILL_NOT_READY with Retry-After. Later, "No Bill Exist" is
+ * an empty bill (so a quiet day reports nothing, and a day with local payments reports them as
+ * missing at WeChat), not an error; "Bill Creating" is still 503. A bill over MAX_BILL_BYTES (5 MiB)
+ * and any other WeChat failure are 502 UPSTREAM_ERROR.
  */
-import { badRequest, upstreamError } from "../errors";
+import { ApiError, badRequest, upstreamError } from "../errors";
 import { logEvent } from "../log";
 import { getOrdersByNos, listOrdersPaidBetween, type OrderRow } from "../store/orders";
 import { getRefundsByNos, listRefundsCreatedBetween, type RefundWithOrder } from "../store/refunds";
@@ -21,6 +24,10 @@ import { beijingDate, parseBeijingDate } from "../wechatpay/time";
 import type { Deps } from "./deps";
 
 const DAY_MS = 24 * 3600_000;
+/** A day's bill can be fetched from 10:00 Beijing time the next day. */
+const BILL_READY_AFTER_MS = DAY_MS + 10 * 3600_000;
+/** Retry-After for "Bill Creating" once the usual ready time has passed. */
+const RETRY_LATER_SECONDS = 600;
 
 type Kind = "payment" | "refund";
 
@@ -75,7 +82,7 @@ export interface BillReport {
   mismatched: Mismatch[];
 }
 
-/** Validates `yyyymmdd` as a real Beijing date, not in the future; else 400. */
+/** Validates `yyyymmdd` as a real Beijing date before today (its bill can exist); else 400. */
 export function parseBillDate(date: string, now: Date): number {
   let start: number;
   try {
@@ -83,8 +90,19 @@ export function parseBillDate(date: string, now: Date): number {
   } catch {
     throw badRequest("date must be a real date written yyyymmdd (Beijing time)");
   }
-  if (date > beijingDate(now)) throw badRequest("date must not be in the future (Beijing time)");
+  if (date >= beijingDate(now)) {
+    throw badRequest("date must be before today (Beijing time): WeChat's bill for a day exists from 10:00 Beijing time the next day");
+  }
   return start;
+}
+
+/** 503 BILL_NOT_READY; Retry-After: until 10:00 Beijing the next day, or a while once that has passed. */
+function billNotReady(date: string, start: number, now: number): ApiError {
+  const readyAt = start + BILL_READY_AFTER_MS;
+  const seconds = readyAt > now ? Math.max(60, Math.ceil((readyAt - now) / 1000)) : RETRY_LATER_SECONDS;
+  return new ApiError(503, "BILL_NOT_READY", `WeChat has not generated the bill for ${date} yet (bills exist from 10:00 Beijing time the next day); try again later`, {
+    "Retry-After": String(seconds),
+  });
 }
 
 export async function reconcileBill(deps: Deps, date: string): Promise<BillReport> {
@@ -94,12 +112,15 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
   const result = await deps.payClient().downloadBill({ billDate: date, billType: "ALL" });
   if (!result.ok) {
     logEvent("downloadbill_failed", { date, kind: result.kind, returnMsg: result.kind === "return_fail" ? result.returnMsg : null });
+    if (result.kind === "bill_creating") throw billNotReady(date, start, deps.now().getTime());
     if (result.kind === "too_large") {
       const mib = Math.round(result.maxBytes / 1024 / 1024);
       throw upstreamError(`WeChat's bill for ${date} is larger than ${mib} MiB, more than this endpoint reconciles; download it from the merchant platform`);
     }
     throw upstreamError(result.kind === "return_fail" ? `WeChat could not provide the bill: ${result.returnMsg}` : undefined);
   }
+  // Before the bill's usual ready time, "No Bill Exist" may only mean "not generated yet".
+  if (result.kind === "no_bill" && deps.now().getTime() < start + BILL_READY_AFTER_MS) throw billNotReady(date, start, deps.now().getTime());
   const allRows = result.kind === "bill" ? result.bill.rows : [];
   const rows = allRows.filter((r) => r.appId === deps.config.appId);
   const billPayments = rows.filter((r) => r.tradeState !== "REFUND");
