@@ -177,12 +177,12 @@ export async function rows<T = any>(sql: string, ...params: unknown[]): Promise<
   return results;
 }
 
-/** A snapshot of everything a refused message must not change. */
+/** A snapshot of everything a refused message must not change: every column of orders and refunds. */
 export async function snapshot() {
   const [orders, events, refunds] = await Promise.all([
-    rows("SELECT out_trade_no, status, transaction_id, refunded_fee, updated_at FROM orders ORDER BY out_trade_no"),
+    rows("SELECT * FROM orders ORDER BY out_trade_no"),
     rows("SELECT id FROM events ORDER BY id"),
-    rows("SELECT out_refund_no, status FROM refunds ORDER BY out_refund_no"),
+    rows("SELECT * FROM refunds ORDER BY out_refund_no"),
   ]);
   const kv = await env.NOTIFY_KV.list();
   return { orders, events, refunds, kv: kv.keys.map((k) => k.name) };
