@@ -24,15 +24,17 @@ Worker:    ${W}   (GET ${W}/health)
 Simulator: ${S}   (control API: ${S}/__sim/…, see sim/README.md)
 
 Walk the flow (or run \`npm run demo\` for a scripted walk):
-  TOKEN=$(curl -s -X POST ${W}/api/login -H 'content-type: application/json' -d '{"code":"alice-1"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')
+  TOKEN=$(curl -s -X POST ${W}/api/login -H 'content-type: application/json' -d "{\\"code\\":\\"alice-$RANDOM\\"}" | sed -E 's/.*"token":"([^"]+)".*/\\1/')
   curl -s ${W}/api/products
   curl -s -X POST ${W}/api/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
        -d '{"items":[{"sku":"tea","quantity":1}]}' | tee /tmp/order.json
+  OTN=$(sed -E 's/.*"outTradeNo":"([^"]+)".*/\\1/' /tmp/order.json)
   # play the user: pay with the exact "payment" object the mini program would pass to wx.requestPayment
   curl -s -X POST ${S}/__sim/pay -H 'content-type: application/json' -d "$(sed -E 's/.*("payment":\\{[^}]*\\}).*/{\\1}/' /tmp/order.json)"
-  curl -s ${W}/api/orders -H "authorization: Bearer $TOKEN"          # → PAID (the simulator notified the Worker)
-  curl -s -X POST ${W}/admin/orders/<outTradeNo>/refunds -H "authorization: Bearer ${vars.ADMIN_TOKEN}" \\
+  curl -s ${W}/api/orders/$OTN -H "authorization: Bearer $TOKEN"     # → PAID (the simulator notified the Worker)
+  curl -s -X POST ${W}/admin/orders/$OTN/refunds -H "authorization: Bearer ${vars.ADMIN_TOKEN}" \\
        -H 'content-type: application/json' -d '{"refundFee":1990}'   # → refund notify after 3 s → REFUNDED
+  curl -s ${W}/admin/orders/$OTN -H "authorization: Bearer ${vars.ADMIN_TOKEN}"
   curl -s -X POST ${W}/admin/reconcile -H "authorization: Bearer ${vars.ADMIN_TOKEN}"   # or: curl ${W}/cdn-cgi/local/scheduled
 
 Login codes: any "name-N" is user "name"; codes starting with bad / ratelimit / risky / busy fail like WeChat.
