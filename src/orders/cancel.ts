@@ -25,5 +25,19 @@ export async function cancelOrder(deps: Deps, order: OrderRow): Promise<OrderRow
     throw orderPaid();
   }
   logEvent("closeorder_failed", { outTradeNo: order.out_trade_no, kind: result.kind, errCode: result.kind === "result_fail" ? result.errCode : null });
+  // WeChat refuses closeorder during an order's first 5 minutes (reference §6.3), usually with
+  // SYSTEMERROR: say so, and when to try again, instead of a bare "try again".
+  const retryAfterMs = order.created_at + CLOSE_MIN_AGE_MS - deps.now().getTime();
+  if (result.kind === "result_fail" && result.errCode === "SYSTEMERROR" && retryAfterMs > 0) {
+    throw new ApiError(
+      502,
+      "UPSTREAM_ERROR",
+      "WeChat does not close an order in its first 5 minutes; try again later (an unpaid order also closes by itself when it expires)",
+      { "Retry-After": String(Math.ceil(retryAfterMs / 1000)) },
+    );
+  }
   throw upstreamError();
 }
+
+/** WeChat's documented minimum age for closeorder. */
+const CLOSE_MIN_AGE_MS = 5 * 60_000;

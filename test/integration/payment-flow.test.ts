@@ -195,6 +195,20 @@ describe("checkout", () => {
     expect(closed.body.order.status).toBe("CLOSED");
   });
 
+  it("explains WeChat's 5-minute closeorder minimum (SYSTEMERROR on a fresh order): 502 with Retry-After, order still NOTPAY", async () => {
+    const token = await login("iris");
+    const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
+    await sim("POST", "/faults", { path: "/pay/closeorder", fault: "systemerror" });
+    const reply = await api("POST", `/api/orders/${body.order.outTradeNo}/cancel`, { token });
+    expect(reply.status).toBe(502);
+    expect(reply.body.error.code).toBe("UPSTREAM_ERROR");
+    expect(reply.body.error.message).toContain("5 minutes");
+    const retryAfter = Number(reply.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(280);
+    expect(retryAfter).toBeLessThanOrEqual(300);
+    expect(await rows("SELECT status FROM orders WHERE out_trade_no = ?", body.order.outTradeNo)).toEqual([{ status: "NOTPAY" }]);
+  });
+
   it("finds a payment made after a failed attempt (PAYERROR) when the order is read", async () => {
     const token = await login("lena");
     const { body } = await createOrder(token, [{ sku: "mint", quantity: 1 }]);
