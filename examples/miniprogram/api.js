@@ -21,9 +21,13 @@ async function login() {
 }
 
 function apiError(res) {
-  const error = new Error((res.data && res.data.error && res.data.error.message) || `HTTP ${res.statusCode}`);
-  error.code = res.data && res.data.error ? res.data.error.code : "HTTP_" + res.statusCode;
+  const body = (res.data && res.data.error) || {};
+  const error = new Error(body.message || `HTTP ${res.statusCode}`);
+  error.code = body.code || "HTTP_" + res.statusCode;
   error.status = res.statusCode;
+  // When WeChat failed after the server committed the order, the order's number comes back here:
+  // pay it later with POST /api/orders/:outTradeNo/payment instead of creating another order.
+  error.outTradeNo = body.outTradeNo || null;
   return error;
 }
 

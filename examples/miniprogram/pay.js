@@ -30,11 +30,29 @@ function idempotencyKey() {
 }
 
 /**
+ * Creates the order once per purchase intent: the same Idempotency-Key is reused when the request
+ * is retried (network error, no answer), so a retried tap never creates a second order. When WeChat
+ * failed after the order was committed, the server names the order and we get its payment later.
+ */
+async function createOrder(items, attach, key) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request("POST", "/api/orders", { items, attach }, { "Idempotency-Key": key });
+    } catch (error) {
+      if (error.outTradeNo) return { order: { outTradeNo: error.outTradeNo }, payment: (await request("POST", `/api/orders/${error.outTradeNo}/payment`)).payment };
+      if (error.status || attempt >= 2) throw error; // an answer from the server is final; only network errors are retried
+      await sleep(1000 * (attempt + 1));
+    }
+  }
+}
+
+/**
  * Returns {status: "PAID" | "CANCELLED" | "PENDING" | "FAILED", order}.
  * Client-side success is never trusted on its own: only the server's confirmation counts.
+ * Pass the same `key` when the user retries the same purchase (the page keeps it per intent).
  */
-async function checkout(items, attach) {
-  const { order, payment } = await request("POST", "/api/orders", { items, attach }, { "Idempotency-Key": idempotencyKey() });
+async function checkout(items, attach, key = idempotencyKey()) {
+  const { order, payment } = await createOrder(items, attach, key);
   const result = await requestPayment(payment);
   const confirmed = await confirm(order.outTradeNo, result.ok ? 6 : 1);
   if (confirmed.status === "PAID") return { status: "PAID", order: confirmed };

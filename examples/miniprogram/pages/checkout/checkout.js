@@ -28,8 +28,14 @@ Page({
   },
 
   async retry() {
-    const { order } = await payAgain(this.data.pending);
-    this.setData({ message: order.status === "PAID" ? "Paid. Thank you!" : "Not paid yet.", pending: order.status === "PAID" ? null : order.outTradeNo });
+    try {
+      const { order } = await payAgain(this.data.pending);
+      this.setData({ message: order.status === "PAID" ? "Paid. Thank you!" : "Not paid yet.", pending: order.status === "PAID" ? null : order.outTradeNo });
+    } catch (error) {
+      // ORDER_NOT_PAYABLE: expired, closed or failed at WeChat: this order cannot be paid any more.
+      if (error.code === "ORDER_NOT_PAYABLE") this.setData({ message: "This order can no longer be paid; please order again.", pending: null });
+      else this.setData({ message: "Could not start payment; try again." });
+    }
   },
 
   async cancelOrder() {
@@ -37,8 +43,14 @@ Page({
       await cancel(this.data.pending);
       this.setData({ message: "Order cancelled.", pending: null });
     } catch (error) {
-      // ORDER_PAID: the user paid after all; the order is now PAID on the server.
-      this.setData({ message: error.code === "ORDER_PAID" ? "This order was paid after all." : "Could not cancel; try again.", pending: null });
+      if (error.code === "ORDER_PAID") {
+        // The user paid after all; the order is now PAID on the server.
+        this.setData({ message: "This order was paid after all.", pending: null });
+      } else {
+        // e.g. WeChat refuses to close an order in its first 5 minutes: keep the buttons; an unpaid
+        // order also closes by itself when it expires.
+        this.setData({ message: "Could not cancel yet; try again in a few minutes." });
+      }
     }
   },
 });
