@@ -2,7 +2,7 @@
  * The Hono app: config check, body limits, route mounting and the error boundary (JSON under /api
  * and /admin, WeChat's XML under /wechat). No stack trace or internal message ever reaches a client.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { bodyLimit } from "hono/body-limit";
 import { contextStorage } from "hono/context-storage";
 import { createMiddleware } from "hono/factory";

@@ -1,5 +1,5 @@
 /** /admin/*: bearer ADMIN_TOKEN compared in constant time; a user's session token is refused. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { createMiddleware } from "hono/factory";
 import { ApiError, badRequest, notFound } from "../errors";
 import { reconcileBill } from "../orders/bill-reconcile";

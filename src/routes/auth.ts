@@ -1,5 +1,5 @@
 /** POST /api/login and the session middleware for the rest of /api. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { createMiddleware } from "hono/factory";
 import { ApiError, badRequest } from "../errors";
 import { login } from "../sessions/login";

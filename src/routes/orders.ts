@@ -1,5 +1,5 @@
 /** The mini program's order endpoints (DESIGN.md "HTTP contract"). Thin: validate, call a service, shape JSON. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { badRequest, notFound } from "../errors";
 import { cancelOrder } from "../orders/cancel";
 import { checkout, type CartLine } from "../orders/checkout";

@@ -1,5 +1,5 @@
 /** GET /api/products: the active catalogue, prices in fen. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { listActiveProducts } from "../store/products";
 import type { AppEnv } from "./types";
 

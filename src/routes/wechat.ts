@@ -1,5 +1,5 @@
 /** WeChat → us: raw XML in, raw XML out, always `Content-Type: text/xml`. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { logEvent } from "../log";
 import { handlePayNotify } from "../orders/pay-notify";
 import { handleRefundNotify } from "../orders/refund-notify";
