@@ -6,36 +6,21 @@
  */
 import { logEvent } from "../log";
 import { isKnownPaid, rememberPaid } from "../store/notify-hints";
-import { MoneyError, parseFen } from "../wechatpay/money";
-import { isValidOutTradeNo } from "../wechatpay/ids";
-import { verifySign, type Fields } from "../wechatpay/sign";
-import { ACK_XML, failXml, readXml, XmlError } from "../wechatpay/xml";
-import type { Deps } from "./deps";
 import { getOrder } from "../store/orders";
+import { isValidOutTradeNo } from "../wechatpay/ids";
+import { MoneyError, parseFen } from "../wechatpay/money";
+import { verifySign, type Fields } from "../wechatpay/sign";
+import { ACK_XML, failXml } from "../wechatpay/xml";
+import type { Deps } from "./deps";
+import { isOurMerchant, isReply, readCallback, refuse, type NotifyReply } from "./notify-reply";
 import { applyTradeReport } from "./transition";
 
-export interface NotifyReply {
-  status: 200 | 400 | 500;
-  xml: string;
-  /** For logs: what happened, never the body. */
-  outcome: string;
-  outTradeNo?: string;
-}
-
-const refuse = (outcome: string, message = "invalid request"): NotifyReply => ({ status: 400, xml: failXml(message), outcome });
-
 export async function handlePayNotify(deps: Deps, body: ArrayBuffer): Promise<NotifyReply> {
-  let fields;
-  try {
-    fields = readXml(body);
-  } catch (error) {
-    if (error instanceof XmlError) return refuse(`bad_xml:${error.code}`);
-    throw error;
-  }
-  const { config } = deps;
-  if (fields.return_code !== "SUCCESS") return refuse("return_code_not_success");
+  // Signature before merchant: nothing of an unverified message is trusted, not even its appid.
+  const fields = readCallback(body, deps.config, false);
+  if (isReply(fields)) return fields;
   if (!(await verifyForOrder(deps, fields))) return refuse("bad_signature", "invalid signature");
-  if (fields.appid !== config.appId || fields.mch_id !== config.mchId) return refuse("foreign_merchant");
+  if (!isOurMerchant(fields, deps.config)) return refuse("foreign_merchant");
 
   const outTradeNo = fields.out_trade_no ?? "";
   const transactionId = fields.transaction_id ?? "";

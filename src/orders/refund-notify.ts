@@ -11,24 +11,15 @@
 import { logEvent } from "../log";
 import { decryptReqInfo, RefundNotifyError } from "../wechatpay/refund-notify";
 import type { Fields } from "../wechatpay/sign";
-import { ACK_XML, failXml, readXml, XmlError } from "../wechatpay/xml";
+import { ACK_XML } from "../wechatpay/xml";
 import type { Deps } from "./deps";
-import type { NotifyReply } from "./pay-notify";
+import { isReply, readCallback, refuse, type NotifyReply } from "./notify-reply";
 import { applyRefundReport } from "./refund-transition";
 
-const refuse = (outcome: string, message = "invalid request"): NotifyReply => ({ status: 400, xml: failXml(message), outcome });
-
 export async function handleRefundNotify(deps: Deps, body: ArrayBuffer): Promise<NotifyReply> {
-  let outer: Fields;
-  try {
-    outer = readXml(body);
-  } catch (error) {
-    if (error instanceof XmlError) return refuse(`bad_xml:${error.code}`);
-    throw error;
-  }
   const { config } = deps;
-  if (outer.return_code !== "SUCCESS") return refuse("return_code_not_success");
-  if (outer.appid !== config.appId || outer.mch_id !== config.mchId) return refuse("foreign_merchant");
+  const outer = readCallback(body, config, true);
+  if (isReply(outer)) return outer;
   if (!outer.req_info) return refuse("missing_req_info");
 
   let fields: Fields | null = null;
