@@ -6,10 +6,10 @@
  * never apply anything twice.
  *
  * Bounded twice, because a Worker invocation has two budgets: subrequests (50 on the free plan) and
- * D1 queries (50 on the free plan, 1000 on paid). By default a run makes at most MAX_WECHAT_CALLS
- * (36) calls to WeChat and at most MAX_D1_QUERIES (45) D1 queries, both counted for real (D1 through
+ * D1 queries (50 on the free plan, 1000 on paid). By default a run makes at most 36
+ * calls to WeChat and at most 45 D1 queries, both counted for real (D1 through
  * a counting wrapper of deps.db: each statement and each batch is one query). Refunds go first with
- * at most REFUND_CALL_SHARE (16) calls and REFUND_D1_SHARE (20) queries; orders get the rest. An item
+ * at most 16 calls and 20 queries; orders get the rest. An item
  * is only started when what is left of BOTH budgets covers its worst case (ITEM_COST: a refund
  * without refund_id may need refundquery + a re-send; an expired order closeorder + orderquery), so
  * the run ends under the caps whatever WeChat answers; the rest waits for the next run (every five
@@ -29,11 +29,6 @@ import { applyRefundReport } from "./refund-transition";
 import { sendRefund } from "./refunds";
 import { applyTradeReport, type TransitionOutcome } from "./transition";
 
-export const MAX_WECHAT_CALLS = 36;
-export const REFUND_CALL_SHARE = 16;
-export const MAX_D1_QUERIES = 45;
-export const REFUND_D1_SHARE = 20;
-
 /** Per-run caps; the defaults fit the free plan (50 subrequests, 50 D1 queries per invocation). */
 export interface ReconcileLimits {
   /** WeChat calls per run. */
@@ -47,10 +42,10 @@ export interface ReconcileLimits {
 }
 
 export const DEFAULT_RECONCILE_LIMITS: Readonly<ReconcileLimits> = {
-  wechatCalls: MAX_WECHAT_CALLS,
-  refundWechatCalls: REFUND_CALL_SHARE,
-  d1Queries: MAX_D1_QUERIES,
-  refundD1Queries: REFUND_D1_SHARE,
+  wechatCalls: 36,
+  refundWechatCalls: 16,
+  d1Queries: 45,
+  refundD1Queries: 20,
 };
 
 interface Cost {

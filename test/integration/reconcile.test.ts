@@ -9,7 +9,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import { app } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { buildDeps } from "../../src/orders/deps";
-import { MAX_D1_QUERIES, MAX_WECHAT_CALLS, REFUND_CALL_SHARE, runReconciliation, type ReconcileSummary } from "../../src/orders/reconcile";
+import { DEFAULT_RECONCILE_LIMITS as LIMITS, runReconciliation, type ReconcileSummary } from "../../src/orders/reconcile";
 import { ORIGIN, api, login, payInWechat, putProduct, sim } from "./harness";
 import {
   ageOrder, ageRefund, completeAtWechat, deliverOwn, eventsOf, newOrder, orderRow, paidOrder, received, reconcile, refundRow,
@@ -351,13 +351,13 @@ describe("concurrency, bounds, failures", () => {
       runs.push(run);
       // Both budgets of the invocation: under 40 WeChat calls and under 50 D1 queries (free plan).
       expect(run.wechatCalls).toBeLessThan(40);
-      expect(run.wechatCalls).toBeLessThanOrEqual(MAX_WECHAT_CALLS);
+      expect(run.wechatCalls).toBeLessThanOrEqual(LIMITS.wechatCalls);
       expect(run.d1Queries).toBeLessThan(50);
-      expect(run.d1Queries).toBeLessThanOrEqual(MAX_D1_QUERIES);
+      expect(run.d1Queries).toBeLessThanOrEqual(LIMITS.d1Queries);
       // The job counts both for real.
       expect(run.summary.wechatCalls).toBe(run.wechatCalls);
       expect(run.summary.d1Queries).toBe(run.d1Queries);
-      expect(run.summary.refundsQueried).toBeLessThanOrEqual(REFUND_CALL_SHARE);
+      expect(run.summary.refundsQueried).toBeLessThanOrEqual(LIMITS.refundWechatCalls);
       expect(run.summary.errors).toBe(0);
       expect(run.summary.refundsQueried + run.summary.queried).toBeGreaterThan(0); // every run makes progress
 
