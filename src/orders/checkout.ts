@@ -38,8 +38,6 @@ export interface CheckoutResult {
   order: OrderRow;
   items: OrderItemRow[];
   payment: RequestPayment;
-  /** True when an Idempotency-Key replayed an earlier order. */
-  replayed: boolean;
 }
 
 export async function checkout(deps: Deps, input: CheckoutInput): Promise<CheckoutResult> {
@@ -52,7 +50,7 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
       if (existing.request_hash !== requestHash) {
         throw new ApiError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different order");
       }
-      return replay(deps, existing.out_trade_no);
+      return payFor(deps, existing.out_trade_no);
     }
   }
 
@@ -89,25 +87,22 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
     // A concurrent request with the same Idempotency-Key won the race: answer with its order.
     if (input.idempotencyKey && /UNIQUE constraint failed: idempotency_keys/.test(String(error))) {
       const existing = await findIdempotencyKey(deps.db, input.userId, input.idempotencyKey, 0);
-      if (existing && existing.request_hash === requestHash) return replay(deps, existing.out_trade_no);
+      if (existing && existing.request_hash === requestHash) return payFor(deps, existing.out_trade_no);
       throw new ApiError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different order");
     }
     throw error;
   }
 
-  const order = await getOrder(deps.db, outTradeNo);
-  if (!order) throw new Error("order vanished after insert");
-  const payment = await withOrderRef(outTradeNo, () => ensurePayment(deps, order));
-  const fresh = (await getOrder(deps.db, outTradeNo)) ?? order;
-  return { order: fresh, items: (await getOrderItems(deps.db, [outTradeNo])).get(outTradeNo) ?? [], payment, replayed: false };
+  return payFor(deps, outTradeNo);
 }
 
-async function replay(deps: Deps, outTradeNo: string): Promise<CheckoutResult> {
+/** The committed order with its payment parameters (a new order, or the one an Idempotency-Key names). */
+async function payFor(deps: Deps, outTradeNo: string): Promise<CheckoutResult> {
   const order = await getOrder(deps.db, outTradeNo);
-  if (!order) throw new Error("idempotency key points at a missing order");
+  if (!order) throw new Error("a committed order is missing");
   const payment = await withOrderRef(outTradeNo, () => ensurePayment(deps, order));
   const fresh = (await getOrder(deps.db, outTradeNo)) ?? order;
-  return { order: fresh, items: (await getOrderItems(deps.db, [outTradeNo])).get(outTradeNo) ?? [], payment, replayed: true };
+  return { order: fresh, items: (await getOrderItems(deps.db, [outTradeNo])).get(outTradeNo) ?? [], payment };
 }
 
 /** Upstream failures after the order exists carry its out_trade_no, so the client can retry payment. */
