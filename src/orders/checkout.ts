@@ -10,6 +10,7 @@ import { getActiveProducts } from "../store/products";
 import { findIdempotencyKey } from "../store/idempotency";
 import { newOutTradeNo } from "../wechatpay/ids";
 import type { RequestPayment } from "../wechatpay/payment";
+import { truncateUtf8 } from "../wechatpay/text";
 import { beijingTimestamp } from "../wechatpay/time";
 import type { Deps } from "./deps";
 import { ensurePayment } from "./prepay";
@@ -120,20 +121,6 @@ export function describe(lines: readonly { name: string; quantity: number }[]): 
   const first = lines[0]?.name ?? "order";
   const count = lines.reduce((n, l) => n + l.quantity, 0);
   return truncateUtf8(count > 1 ? `${first} 等${count}件商品` : first, BODY_MAX_BYTES);
-}
-
-export function truncateUtf8(text: string, maxBytes: number): string {
-  const encoder = new TextEncoder();
-  if (encoder.encode(text).length <= maxBytes) return text;
-  let out = "";
-  let bytes = 0;
-  for (const char of text) {
-    const size = encoder.encode(char).length;
-    if (bytes + size > maxBytes) break;
-    out += char;
-    bytes += size;
-  }
-  return out;
 }
 
 async function hashRequest(input: CheckoutInput): Promise<string> {

@@ -22,7 +22,7 @@ import { getOrder, type OrderRow } from "../store/orders";
 import { findRefundByIdempotencyKey, getRefund, insertRefund, refundTotals, saveRefundId, type RefundRow } from "../store/refunds";
 import { newOutRefundNo } from "../wechatpay/ids";
 import type { Fields } from "../wechatpay/sign";
-import { truncateUtf8 } from "./checkout";
+import { truncateUtf8 } from "../wechatpay/text";
 import type { Deps } from "./deps";
 import { applyRefundReport, type RefundSource } from "./refund-transition";
 

@@ -87,7 +87,7 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
   if (reason !== undefined && reason !== null && typeof reason !== "string") throw badRequest("reason must be a string");
   if (typeof reason === "string" && [...reason].length > REASON_MAX_CHARS) throw badRequest(`reason must be at most ${REASON_MAX_CHARS} characters`);
   // It travels as refund_desc in WeChat's XML, which cannot carry control characters.
-  if (typeof reason === "string" && /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/.test(reason)) throw badRequest("reason must not contain control characters");
+  if (typeof reason === "string" && hasControlCharacters(reason)) throw badRequest("reason must not contain control characters");
   const refund = await createRefund(c.var.deps, {
     outTradeNo,
     refundFee,

@@ -30,11 +30,12 @@ export function optionalString(body: Record<string, unknown>, field: string, max
 }
 
 /**
- * C0 controls (tab, CR and LF included), DEL and C1 controls: WeChat's XML cannot carry them, so
- * text that goes into unifiedorder (attach, product names) is refused up front with a 400.
+ * C0 controls (tab, CR and LF included), DEL, C1 controls and the non-characters U+FFFE/U+FFFF:
+ * WeChat's XML cannot carry them, so text that goes to WeChat (attach, product names, refund
+ * reasons) is refused up front with a 400.
  */
 export function hasControlCharacters(value: string): boolean {
-  return /[\u0000-\u001f\u007f-\u009f]/.test(value);
+  return /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/.test(value);
 }
 
 /** An optional `Idempotency-Key` header: 1 to 128 printable ASCII characters, else 400. */

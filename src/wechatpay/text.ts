@@ -1,0 +1,19 @@
+/** Text limits of WeChat's fields (body, attach, refund_desc …), which count UTF-8 bytes. */
+
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes, on a character boundary (never half a CJK character,
+ * which WeChat would reject as invalid UTF-8).
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(text).length <= maxBytes) return text;
+  let out = "";
+  let bytes = 0;
+  for (const char of text) {
+    const size = encoder.encode(char).length;
+    if (bytes + size > maxBytes) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
