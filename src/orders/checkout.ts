@@ -4,6 +4,7 @@
  * client can pay later with POST /api/orders/:outTradeNo/payment (or by retrying with the same
  * Idempotency-Key).
  */
+import { sha256Hex } from "../digest";
 import { ApiError, badRequest } from "../errors";
 import { getOrder, getOrderItems, insertOrder, type OrderItemRow, type OrderRow } from "../store/orders";
 import { getActiveProducts } from "../store/products";
@@ -125,6 +126,5 @@ export function describe(lines: readonly { name: string; quantity: number }[]): 
 
 async function hashRequest(input: CheckoutInput): Promise<string> {
   const canonical = JSON.stringify({ items: input.items.map((i) => [i.sku, i.quantity]), attach: input.attach });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(canonical);
 }

@@ -1,6 +1,7 @@
 /** /admin/*: bearer ADMIN_TOKEN compared in constant time; a user's session token is refused. */
 import { Hono } from "hono/tiny";
 import { createMiddleware } from "hono/factory";
+import { sha256Hex } from "../digest";
 import { ApiError, badRequest, notFound } from "../errors";
 import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
@@ -20,7 +21,7 @@ const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header("authorization") ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7) : "";
   // Hash both sides first so the comparison is constant-time whatever the lengths.
-  const [given, expected] = await Promise.all([digest(token), digest(c.var.config.adminToken)]);
+  const [given, expected] = await Promise.all([sha256Hex(token), sha256Hex(c.var.config.adminToken)]);
   if (!token || !timingSafeEqual(given, expected)) throw new ApiError(401, "UNAUTHORIZED", "admin token required");
   await next();
 });
@@ -115,8 +116,3 @@ adminRoutes.post("/reconcile", async (c) => {
 adminRoutes.get("/reconciliation/:date", async (c) => {
   return c.json(await reconcileBill(c.var.deps, c.req.param("date")));
 });
-
-async function digest(text: string): Promise<string> {
-  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
