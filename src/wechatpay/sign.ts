@@ -34,10 +34,12 @@ export function canonicalString(fields: Fields, key: string): string {
   return pairs.join("&");
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 /** Lowercase hex of a byte array. */
 function hex(bytes: Uint8Array): string {
   let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  for (const b of bytes) out += HEX_BYTE[b];
   return out;
 }
 
@@ -52,16 +54,29 @@ export function md5Hex(text: string): string {
   return SparkMD5.ArrayBuffer.hash(bytes.slice().buffer);
 }
 
+/**
+ * HMAC keys imported once per isolate and reused: `importKey` costs more than the MAC of a whole
+ * notification. Keyed by the API key itself; only the current and previous keys are ever used, and
+ * the cap keeps a caller that passes many keys (tests) from growing it without bound.
+ */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const HMAC_KEY_CACHE_MAX = 8;
+
+function hmacKey(key: string): Promise<CryptoKey> {
+  let cached = hmacKeys.get(key);
+  if (!cached) {
+    if (hmacKeys.size >= HMAC_KEY_CACHE_MAX) hmacKeys.clear();
+    cached = crypto.subtle.importKey("raw", encoder.encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    // A failed import is not cached: the next call tries again.
+    cached.catch(() => hmacKeys.delete(key));
+    hmacKeys.set(key, cached);
+  }
+  return cached;
+}
+
 /** HMAC-SHA256 keyed with the API key's UTF-8 bytes, lowercase hex. */
 async function hmacSha256Hex(key: string, text: string): Promise<string> {
-  const cryptoKey = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(key),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(text));
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(key), encoder.encode(text));
   return hex(new Uint8Array(mac));
 }
 
