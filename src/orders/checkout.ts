@@ -10,6 +10,7 @@ import { getOrder, getOrderItems, insertOrder, type OrderItemRow, type OrderRow 
 import { getActiveProducts } from "../store/products";
 import { findIdempotencyKey } from "../store/idempotency";
 import { newOutTradeNo } from "../wechatpay/ids";
+import { MAX_TOTAL_FEE } from "../wechatpay/money";
 import type { RequestPayment } from "../wechatpay/payment";
 import { truncateUtf8 } from "../wechatpay/text";
 import { beijingTimestamp } from "../wechatpay/time";
@@ -63,7 +64,10 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
     return { sku: product.sku, name: product.name, quantity: line.quantity, priceFen: product.price_fen };
   });
   const totalFee = lines.reduce((sum, l) => sum + l.priceFen * l.quantity, 0);
-  if (!Number.isSafeInteger(totalFee)) throw badRequest("order total is too large");
+  // WeChat's total_fee is an Int: a larger order could be stored but never paid.
+  if (!Number.isSafeInteger(totalFee) || totalFee > MAX_TOTAL_FEE) {
+    throw badRequest(`items: the order total must be at most ${MAX_TOTAL_FEE} fen (WeChat's limit for one payment)`);
+  }
 
   const outTradeNo = newOutTradeNo(now);
   const expiresAt = new Date(now.getTime() + deps.config.orderTtlMinutes * 60_000);

@@ -12,7 +12,7 @@ import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/
 import { upsertProduct } from "../store/products";
 import { listRefundsForOrder } from "../store/refunds";
 import { timingSafeEqual } from "../wechatpay/sign";
-import { decodeCursor, decodeOrderCursor, encodeCursor, hasControlCharacters, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
+import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -33,10 +33,10 @@ adminRoutes.put("/products/:sku", async (c) => {
   const body = await readJsonObject(c);
   const { name, priceFen, active } = body;
   if (typeof name !== "string" || name.trim() === "" || name.length > 100) throw badRequest("name must be a non-empty string of at most 100 characters");
-  // The name becomes unifiedorder's body: WeChat's XML cannot carry control characters.
-  if (hasControlCharacters(name)) throw badRequest("name must not contain control characters");
-  if (typeof priceFen !== "number" || !Number.isInteger(priceFen) || priceFen < 1 || priceFen > 100_000_000) {
-    throw badRequest("priceFen must be an integer number of fen from 1 to 100000000");
+  // The name becomes unifiedorder's body and the bill's 商品名称.
+  assertWechatText("name", name);
+  if (typeof priceFen !== "number" || !Number.isInteger(priceFen) || priceFen < 1 || priceFen > MAX_PRICE_FEN) {
+    throw badRequest(`priceFen must be an integer number of fen from 1 to ${MAX_PRICE_FEN}`);
   }
   if (active !== undefined && typeof active !== "boolean") throw badRequest("active must be a boolean");
   const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, now: c.var.deps.now().getTime() });
@@ -46,6 +46,8 @@ adminRoutes.put("/products/:sku", async (c) => {
 const ORDER_STATUSES: readonly OrderStatus[] = ["NOTPAY", "PAID", "CLOSED", "PAYERROR", "REFUNDED"];
 const VERDICTS: readonly Verdict[] = ["applied", "anomaly"];
 const REASON_MAX_CHARS = 80;
+/** ¥1,000,000 a unit: far above any mini-program shop's price, far below WeChat's total limit. */
+const MAX_PRICE_FEN = 100_000_000;
 const outTradeNoParam = (raw: string) => {
   if (!/^[0-9A-Za-z_-]{1,32}$/.test(raw)) throw notFound("order not found");
   return raw;
@@ -87,8 +89,8 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
   }
   if (reason !== undefined && reason !== null && typeof reason !== "string") throw badRequest("reason must be a string");
   if (typeof reason === "string" && [...reason].length > REASON_MAX_CHARS) throw badRequest(`reason must be at most ${REASON_MAX_CHARS} characters`);
-  // It travels as refund_desc in WeChat's XML, which cannot carry control characters.
-  if (typeof reason === "string" && hasControlCharacters(reason)) throw badRequest("reason must not contain control characters");
+  // It travels as refund_desc in WeChat's XML and into the bill.
+  if (typeof reason === "string") assertWechatText("reason", reason);
   const refund = await createRefund(c.var.deps, {
     outTradeNo,
     refundFee,

@@ -24,18 +24,35 @@ export function optionalString(body: Record<string, unknown>, field: string, max
   const value = body[field];
   if (value === undefined || value === null) return null;
   if (typeof value !== "string") throw badRequest(`${field} must be a string`);
-  if (hasControlCharacters(value)) throw badRequest(`${field} must not contain control characters`);
+  assertWechatText(field, value);
   if (new TextEncoder().encode(value).length > maxBytes) throw badRequest(`${field} must be at most ${maxBytes} bytes`);
   return value;
 }
 
 /**
- * C0 controls (tab, CR and LF included), DEL, C1 controls and the non-characters U+FFFE/U+FFFF:
- * WeChat's XML cannot carry them, so text that goes to WeChat (attach, product names, refund
- * reasons) is refused up front with a 400.
+ * Text that travels to WeChat (attach, product names that become `body`, refund reasons) and comes
+ * back written into its daily bill: WeChat's XML cannot carry control characters (C0 including tab,
+ * CR and LF, DEL, C1, and the non-characters U+FFFE/U+FFFF); a lone surrogate is not UTF-8 at all
+ * (it is replaced on the way through D1 and the order can never be paid); and the bill writes such
+ * fields unescaped with a backtick marking each field, so one backtick in a customer's text would
+ * shift the columns of that bill row.
  */
-export function hasControlCharacters(value: string): boolean {
-  return /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/.test(value);
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/;
+/** In a `u` regex a surrogate class matches only unpaired halves: pairs are one code point. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** Why `value` cannot be sent to WeChat, or null when it can. */
+export function wechatTextProblem(value: string): string | null {
+  if (CONTROL_CHARACTERS.test(value)) return "must not contain control characters";
+  if (LONE_SURROGATE.test(value)) return "must be well-formed Unicode (no lone surrogates)";
+  if (value.includes("`")) return "must not contain a backtick (`), WeChat's bill field marker";
+  return null;
+}
+
+/** 400 naming `field` when {@link wechatTextProblem} finds one. */
+export function assertWechatText(field: string, value: string): void {
+  const problem = wechatTextProblem(value);
+  if (problem) throw badRequest(`${field} ${problem}`);
 }
 
 /** An optional `Idempotency-Key` header: 1 to 128 printable ASCII characters, else 400. */

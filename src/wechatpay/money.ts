@@ -51,3 +51,6 @@ export function parseFen(s: string): number {
   if (fen > MAX_SAFE) throw new MoneyError("fen amount out of range");
   return Number(fen);
 }
+
+/** WeChat's `total_fee` and `refund_fee` are Int: no order total can exceed this many fen. */
+export const MAX_TOTAL_FEE = 2_147_483_647;
