@@ -34,8 +34,7 @@ export type TransitionOutcome =
 export async function applyTradeReport(deps: Deps, source: TradeSource, fields: Fields): Promise<TransitionOutcome> {
   const outTradeNo = fields.out_trade_no ?? "";
   const now = deps.now().getTime();
-  // A notification reports a payment through result_code; orderquery through trade_state.
-  const state = fields.trade_state ?? (fields.result_code === "SUCCESS" ? "SUCCESS" : "PAYERROR");
+  const state = tradeState(source, fields);
 
   switch (state) {
     case "SUCCESS":
@@ -64,6 +63,16 @@ export async function applyTradeReport(deps: Deps, source: TradeSource, fields: 
   }
 }
 
+/**
+ * What the report says happened. A payment notification means what its `result_code` says and
+ * nothing else: `trade_state` belongs to orderquery replies, and a notify that carries one (even
+ * validly signed) must not be able to turn a failed payment into a paid one or close an order.
+ */
+function tradeState(source: TradeSource, fields: Fields): string {
+  if (source === "pay_notify") return fields.result_code === "SUCCESS" ? "SUCCESS" : "PAYERROR";
+  return fields.trade_state ?? "";
+}
+
 async function applyPaid(deps: Deps, source: TradeSource, fields: Fields, outTradeNo: string, now: number): Promise<TransitionOutcome> {
   const transactionId = fields.transaction_id ?? "";
   let totalFee: number;
@@ -75,10 +84,11 @@ async function applyPaid(deps: Deps, source: TradeSource, fields: Fields, outTra
   }
   if (transactionId === "") return anomaly(deps, source, outTradeNo, null, "missing_transaction_id", {}, now);
   // Only CNY JSAPI payments are ours to accept; anything else is a signed but foreign payment.
-  if (fields.fee_type !== undefined && fields.fee_type !== "CNY") {
+  // An empty field is an absent one (the signature skips it too); WeChat's default currency is CNY.
+  if (fields.fee_type !== undefined && fields.fee_type !== "" && fields.fee_type !== "CNY") {
     return anomaly(deps, source, outTradeNo, transactionId, "currency_mismatch", { fee_type: fields.fee_type }, now);
   }
-  if (fields.trade_type !== undefined && fields.trade_type !== "JSAPI") {
+  if (fields.trade_type !== undefined && fields.trade_type !== "" && fields.trade_type !== "JSAPI") {
     return anomaly(deps, source, outTradeNo, transactionId, "trade_type_mismatch", { trade_type: fields.trade_type }, now);
   }
 
