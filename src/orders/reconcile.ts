@@ -22,9 +22,9 @@
 import { logEvent } from "../log";
 import { claimQuerySlot, listOrdersToReconcile, type OrderRow } from "../store/orders";
 import { countingDb, type QueryCounter } from "../store/query-count";
-import { claimRefundCheck, listRefundsToReconcile, type RefundWithOrder } from "../store/refunds";
-import type { Fields } from "../wechatpay/sign";
+import { claimRefundCheck, listRefundsToReconcile, type RefundCheckWindow, type RefundWithOrder } from "../store/refunds";
 import type { Deps } from "./deps";
+import { queryRefund } from "./refund-query";
 import { applyRefundReport } from "./refund-transition";
 import { sendRefund } from "./refunds";
 import { applyTradeReport, type TransitionOutcome } from "./transition";
@@ -140,11 +140,7 @@ async function reconcileRefunds(run: Run): Promise<void> {
   const listedAt = deps.now().getTime();
   let refunds: RefundWithOrder[];
   try {
-    refunds = await listRefundsToReconcile(deps.db, {
-      processingBefore: listedAt - CHECK_INTERVAL_MS,
-      changeBefore: listedAt - CHANGE_CHECK_INTERVAL_MS,
-      limit: caps.wechat,
-    });
+    refunds = await listRefundsToReconcile(deps.db, { ...checkWindow(deps, listedAt), limit: caps.wechat });
   } catch (error) {
     return failed(summary, "list_refunds", "", error);
   }
@@ -155,8 +151,7 @@ async function reconcileRefunds(run: Run): Promise<void> {
       // Stamped with the time of the claim, not of the run's start: an overlapping run started
       // later cannot claim it again while this run may still be working on it.
       const at = deps.now().getTime();
-      const claim = { outRefundNo: refund.out_refund_no, now: at, processingBefore: at - CHECK_INTERVAL_MS, changeBefore: at - CHANGE_CHECK_INTERVAL_MS };
-      if (!(await claimRefundCheck(deps.db, claim))) continue;
+      if (!(await claimRefundCheck(deps.db, { ...checkWindow(deps, at), outRefundNo: refund.out_refund_no, now: at }))) continue;
       await checkRefund(deps, summary, refund);
     } catch (error) {
       failed(summary, "refund", refund.out_refund_no, error);
@@ -164,21 +159,27 @@ async function reconcileRefunds(run: Run): Promise<void> {
   }
 }
 
+/** Which refunds are due at `at`: RECONCILE_DELAY_SECONDS old (as for orders), then once a minute. */
+function checkWindow(deps: Deps, at: number): RefundCheckWindow {
+  return {
+    createdBefore: at - deps.config.reconcileDelaySeconds * 1000,
+    processingBefore: at - CHECK_INTERVAL_MS,
+    changeBefore: at - CHANGE_CHECK_INTERVAL_MS,
+  };
+}
+
 async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: RefundWithOrder): Promise<void> {
   summary.wechatCalls++;
   summary.refundsQueried++;
-  const result = await deps.payClient(refund.sign_type).refundQuery({ outRefundNo: refund.out_refund_no });
+  const result = await queryRefund(deps, refund.out_refund_no, refund.sign_type);
   if (result.ok) {
-    const entry = refundEntry(result.data, refund.out_refund_no);
-    if (!entry) return failed(summary, "refund", refund.out_refund_no, new Error("refundquery reply without this refund"));
-    const outcome = await applyRefundReport(deps, "reconcile", entry);
+    const outcome = await applyRefundReport(deps, "reconcile", result.report);
     if (outcome.result === "applied") summary.refundsUpdated++;
     if (outcome.result === "anomaly") logEvent("reconcile_refund_anomaly", { outRefundNo: refund.out_refund_no, reason: outcome.reason });
     return;
   }
-  const unknownAtWechat = result.kind === "result_fail" && result.errCode === "REFUNDNOTEXIST";
   const firstCallDone = refund.created_at <= deps.now().getTime() - RESEND_AFTER_MS;
-  if (unknownAtWechat && refund.status === "PROCESSING" && refund.refund_id === null && firstCallDone) {
+  if (result.errCode === "REFUNDNOTEXIST" && refund.status === "PROCESSING" && refund.refund_id === null && firstCallDone) {
     // The first call never reached WeChat (or was refused in a retryable way): the same request again.
     summary.wechatCalls++;
     const sent = await sendRefund(deps, refund, refund, "reconcile");
@@ -187,27 +188,7 @@ async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: Refund
     else failed(summary, "refund", refund.out_refund_no, new Error(`re-send pending: ${sent.reason}`));
     return;
   }
-  failed(summary, "refund", refund.out_refund_no, new Error(`refundquery: ${result.kind === "result_fail" ? result.errCode : result.kind}`));
-}
-
-/** The `_$n` fields of the entry for `outRefundNo` in a refundquery reply, as a refund report. */
-function refundEntry(data: Fields, outRefundNo: string) {
-  const count = Number(data.refund_count ?? "0");
-  for (let n = 0; n < Math.min(count, 50); n++) {
-    if (data[`out_refund_no_${n}`] !== outRefundNo) continue;
-    const refundId = data[`refund_id_${n}`];
-    const successTime = data[`refund_success_time_${n}`];
-    return {
-      outRefundNo,
-      status: data[`refund_status_${n}`] ?? "",
-      outTradeNo: data.out_trade_no ?? "",
-      refundFee: data[`refund_fee_${n}`] ?? "",
-      ...(refundId ? { refundId } : {}),
-      ...(successTime ? { successTime } : {}),
-      detail: { refund_recv_accout: data[`refund_recv_accout_${n}`] ?? null },
-    };
-  }
-  return null;
+  failed(summary, "refund", refund.out_refund_no, new Error(result.reason));
 }
 
 async function reconcileOrders(run: Run): Promise<void> {

@@ -1,20 +1,27 @@
 /**
- * WeChat's refund notification (DESIGN.md rule 4): raw XML in, raw XML out. It carries no
- * signature; `req_info` is AES-256-ECB encrypted with a key derived from the API key, and ECB blocks
- * can be spliced, so the decrypted fields are only a hint that must match a refund we created
- * (out_refund_no, out_trade_no, refund_fee) before the one refund transition applies it.
+ * WeChat's refund notification: raw XML in, raw XML out. It carries no signature; `req_info` is
+ * AES-256-ECB encrypted with a key derived from the API key, and ECB blocks can be cut and pasted
+ * between two genuine notifications (one refund's number, another's SUCCESS). So the decrypted
+ * fields are a hint: they must match a refund we created (out_refund_no, out_trade_no, refund_fee),
+ * and before anything moves money WeChat is asked with refundquery, whose signed answer is what the
+ * one refund transition applies.
  *
- * Replies: ACK after D1 committed (or for a duplicate / a report we already know better);
- * 400 FAIL for anything unreadable, foreign, or not matching our refund (recorded as an anomaly
- * when it decrypted correctly); 500 FAIL (via the error boundary) when D1 fails, so WeChat retries.
+ * Replies: ACK after D1 committed, for a duplicate, for a refund we never created (one made on the
+ * merchant platform: recorded as an anomaly, a retry would tell us nothing new) and for a report
+ * contradicting what we or WeChat know (anomaly). 400 FAIL for anything unreadable, foreign, or not
+ * matching our refund (an anomaly when it decrypted). 500 FAIL when refundquery cannot be asked or
+ * D1 fails, so WeChat retries; the refund stays as it was.
  */
 import { logEvent } from "../log";
 import { decryptReqInfo, RefundNotifyError } from "../wechatpay/refund-notify";
+import { getOrder } from "../store/orders";
+import type { RefundRow } from "../store/refunds";
 import type { Fields } from "../wechatpay/sign";
-import { ACK_XML } from "../wechatpay/xml";
+import { ACK_XML, failXml } from "../wechatpay/xml";
 import type { Deps } from "./deps";
 import { isReply, readCallback, refuse, type NotifyReply } from "./notify-reply";
-import { applyRefundReport } from "./refund-transition";
+import { queryRefund } from "./refund-query";
+import { applyRefundReport, type RefundReport } from "./refund-transition";
 
 export async function handleRefundNotify(deps: Deps, body: ArrayBuffer): Promise<NotifyReply> {
   const { config } = deps;
@@ -49,7 +56,14 @@ export async function handleRefundNotify(deps: Deps, body: ArrayBuffer): Promise
     ...(fields.success_time ? { successTime: fields.success_time } : {}),
     detail: { refund_recv_accout: fields.refund_recv_accout ?? null, refund_request_source: fields.refund_request_source ?? null },
   };
-  const outcome = await applyRefundReport(deps, "refund_notify", report);
+  let outcome;
+  try {
+    outcome = await applyRefundReport(deps, "refund_notify", report, { confirm: (refund) => askWechat(deps, refund) });
+  } catch (error) {
+    if (!(error instanceof RefundUnconfirmedError)) throw error;
+    logEvent("refund_notify_unconfirmed", { outRefundNo, reason: error.message });
+    return { status: 500, xml: failXml("try again later"), outcome: "refundquery_failed" };
+  }
   switch (outcome.result) {
     case "applied":
     case "duplicate":
@@ -57,11 +71,28 @@ export async function handleRefundNotify(deps: Deps, body: ArrayBuffer): Promise
       return { status: 200, xml: ACK_XML, outcome: outcome.result, outTradeNo: outcome.refund.out_trade_no };
     case "anomaly":
       logEvent("refund_notify_anomaly", { outRefundNo, reason: outcome.reason });
-      // A status that contradicts a final one is recorded; a retry would tell us nothing new.
-      if (outcome.reason === "refund_status_conflict") {
-        return { status: 200, xml: ACK_XML, outcome: `anomaly:${outcome.reason}`, outTradeNo: outcome.refund?.out_trade_no };
+      switch (outcome.reason) {
+        // Recorded; a retry would tell us nothing new.
+        case "unknown_refund":
+        case "refund_status_conflict":
+        case "refund_notify_unconfirmed":
+          return { status: 200, xml: ACK_XML, outcome: `anomaly:${outcome.reason}`, outTradeNo: outcome.refund?.out_trade_no };
+        // Not as we created it (or a status WeChat does not send): refused, the refund untouched.
+        case "refund_mismatch":
+        case "unknown_refund_status":
+          return refuse(`anomaly:${outcome.reason}`, "refund not recognised");
       }
-      // Not a refund we created (or not as we created it): refused, and the refund is untouched.
-      return refuse(`anomaly:${outcome.reason}`, "refund not recognised");
   }
+}
+
+/** refundquery could not give WeChat's word on a refund (the caller answers "retry later"). */
+class RefundUnconfirmedError extends Error {}
+
+/** WeChat's own report on `refund`, pinned to its order's signature algorithm. */
+async function askWechat(deps: Deps, refund: RefundRow): Promise<RefundReport> {
+  const order = await getOrder(deps.db, refund.out_trade_no);
+  if (!order) throw new Error("a refund's order is missing");
+  const result = await queryRefund(deps, refund.out_refund_no, order.sign_type);
+  if (!result.ok) throw new RefundUnconfirmedError(result.reason);
+  return result.report;
 }

@@ -8,6 +8,10 @@
  * CHANGE ("abnormal": the user's card is void or frozen; handled by a human on the merchant platform)
  * is not final: the money is still held against the order, and a later SUCCESS or REFUNDCLOSE is
  * applied. SUCCESS and REFUNDCLOSE are final: a report that contradicts them is an anomaly.
+ *
+ * A report that is not WeChat's signed word (the refund notification: its AES-ECB blocks can be
+ * cut and pasted between two genuine messages) passes a `confirm` step: before it moves the refund,
+ * WeChat is asked (refundquery) and its answer is applied instead.
  */
 import { insertEvent } from "../store/events";
 import { getRefund, markRefund, saveRefundId, type RefundRow } from "../store/refunds";
@@ -37,7 +41,24 @@ export type RefundOutcome =
   /** Nothing new (still PROCESSING, or PROCESSING reported for a CHANGE refund). */
   | { result: "unchanged"; refund: RefundRow }
   /** Recorded as an anomaly event; the refund is untouched. */
-  | { result: "anomaly"; reason: "unknown_refund" | "refund_mismatch" | "unknown_refund_status" | "refund_status_conflict"; refund: RefundRow | null };
+  | { result: "anomaly"; reason: RefundAnomaly; refund: RefundRow | null };
+
+export type RefundAnomaly =
+  | "unknown_refund"
+  | "refund_mismatch"
+  | "unknown_refund_status"
+  | "refund_status_conflict"
+  /** An unsigned report said one thing and WeChat's refundquery another; WeChat's answer was applied. */
+  | "refund_notify_unconfirmed";
+
+export interface ApplyRefundOptions {
+  /**
+   * For a report that is not signed by WeChat: called before the report would move the refund, it
+   * returns WeChat's own report (refundquery), which is applied instead. Throws when WeChat cannot
+   * be asked; then nothing is written.
+   */
+  confirm?: (refund: RefundRow) => Promise<RefundReport>;
+}
 
 const FINAL = new Set(["SUCCESS", "REFUNDCLOSE"]);
 const REPORTABLE = new Set(["PROCESSING", "SUCCESS", "REFUNDCLOSE", "CHANGE"]);
@@ -46,10 +67,10 @@ const REPORTABLE = new Set(["PROCESSING", "SUCCESS", "REFUNDCLOSE", "CHANGE"]);
  * Applies one refund report. Throws on D1 failure (callers answer "retry later"); a transition is
  * one D1 batch, so nothing is ever half-written.
  */
-export async function applyRefundReport(deps: Deps, source: RefundSource, report: RefundReport): Promise<RefundOutcome> {
+export async function applyRefundReport(deps: Deps, source: RefundSource, report: RefundReport, options: ApplyRefundOptions = {}): Promise<RefundOutcome> {
   const now = deps.now().getTime();
   const refund = await getRefund(deps.db, report.outRefundNo);
-  const anomaly = async (reason: Extract<RefundOutcome, { result: "anomaly" }>["reason"], key: string, detail: Record<string, unknown>): Promise<RefundOutcome> => {
+  const anomaly = async (reason: RefundAnomaly, key: string, detail: Record<string, unknown>): Promise<RefundOutcome> => {
     await insertEvent(deps.db, {
       identity: `anomaly:${source}:${reason}:${report.outRefundNo}:${key}`.slice(0, 300),
       kind: source,
@@ -81,9 +102,17 @@ export async function applyRefundReport(deps: Deps, source: RefundSource, report
     return anomaly("refund_status_conflict", report.status, { status: refund.status, reported: report.status });
   }
   if (report.status === "PROCESSING") {
-    // Accepted and in progress: the only thing to learn is WeChat's refund_id.
-    if (report.refundId && refund.refund_id === null) await saveRefundId(deps.db, refund.out_refund_no, report.refundId);
+    // Accepted and in progress: the only thing to learn is WeChat's refund_id (from WeChat's word only).
+    if (report.refundId && refund.refund_id === null && !options.confirm) await saveRefundId(deps.db, refund.out_refund_no, report.refundId);
     return { result: "unchanged", refund };
+  }
+
+  if (options.confirm) {
+    // This report would move money: apply what WeChat itself says instead.
+    const confirmed = await options.confirm(refund);
+    const outcome = await applyRefundReport(deps, source, { ...confirmed, detail: { ...confirmed.detail, confirmed_by: "refundquery" } });
+    if (outcome.result === "anomaly" || confirmed.status === report.status) return outcome;
+    return anomaly("refund_notify_unconfirmed", `${report.status}:${confirmed.status}`, { reported: report.status, wechat: confirmed.status });
   }
 
   const status = report.status as "SUCCESS" | "REFUNDCLOSE" | "CHANGE";

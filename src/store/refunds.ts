@@ -179,39 +179,42 @@ export async function markRefund(db: D1Database, facts: RefundFacts): Promise<{ 
 }
 
 /**
- * Refunds the scheduled job should look at: PROCESSING ones not touched since `processingBefore`,
- * CHANGE ones (abnormal, waiting for a human on the merchant platform) not since `changeBefore`;
- * least recently checked first, so a refund that stays open cannot starve the others.
+ * Refunds the scheduled job should look at: PROCESSING ones requested before `createdBefore` and
+ * never checked (updated_at still equals created_at) or not checked since `processingBefore`; CHANGE
+ * ones (abnormal, waiting for a human on the merchant platform) not since `changeBefore`. Least
+ * recently checked first, so a refund that stays open cannot starve the others.
  */
-export async function listRefundsToReconcile(
-  db: D1Database,
-  input: { processingBefore: number; changeBefore: number; limit: number },
-): Promise<RefundWithOrder[]> {
+export async function listRefundsToReconcile(db: D1Database, input: RefundCheckWindow & { limit: number }): Promise<RefundWithOrder[]> {
   const { results } = await db
-    .prepare(
-      `${REFUND_WITH_ORDER}
-       WHERE (r.status = 'PROCESSING' AND r.updated_at <= ?1) OR (r.status = 'CHANGE' AND r.updated_at <= ?2)
-       ORDER BY r.updated_at, r.created_at, r.out_refund_no LIMIT ?3`,
-    )
-    .bind(input.processingBefore, input.changeBefore, input.limit)
+    .prepare(`${REFUND_WITH_ORDER} WHERE ${DUE_FOR_CHECK("r.")} ORDER BY r.updated_at, r.created_at, r.out_refund_no LIMIT ?4`)
+    .bind(input.createdBefore, input.processingBefore, input.changeBefore, input.limit)
     .all<RefundWithOrder>();
   return results;
 }
+
+/** When a refund is due for a check by the scheduled job (epoch ms cut-offs). */
+export interface RefundCheckWindow {
+  /** PROCESSING refunds younger than this wait (RECONCILE_DELAY_SECONDS). */
+  createdBefore: number;
+  /** A PROCESSING refund checked after this is not checked again yet. */
+  processingBefore: number;
+  /** A CHANGE refund checked after this is not checked again yet. */
+  changeBefore: number;
+}
+
+/** The due condition over ?1 createdBefore, ?2 processingBefore, ?3 changeBefore. */
+const DUE_FOR_CHECK = (t: string) =>
+  `((${t}status = 'PROCESSING' AND ${t}created_at <= ?1 AND (${t}updated_at = ${t}created_at OR ${t}updated_at <= ?2))
+    OR (${t}status = 'CHANGE' AND ${t}updated_at <= ?3))`;
 
 /**
  * Claims a refund for one check by the scheduled job (a conditional UPDATE of updated_at is the
  * lock): of two runs at once, only one queries WeChat about it.
  */
-export async function claimRefundCheck(
-  db: D1Database,
-  input: { outRefundNo: string; now: number; processingBefore: number; changeBefore: number },
-): Promise<boolean> {
+export async function claimRefundCheck(db: D1Database, input: RefundCheckWindow & { outRefundNo: string; now: number }): Promise<boolean> {
   const result = await db
-    .prepare(
-      `UPDATE refunds SET updated_at = ?2 WHERE out_refund_no = ?1
-         AND ((status = 'PROCESSING' AND updated_at <= ?3) OR (status = 'CHANGE' AND updated_at <= ?4))`,
-    )
-    .bind(input.outRefundNo, input.now, input.processingBefore, input.changeBefore)
+    .prepare(`UPDATE refunds SET updated_at = ?5 WHERE out_refund_no = ?4 AND ${DUE_FOR_CHECK("")}`)
+    .bind(input.createdBefore, input.processingBefore, input.changeBefore, input.outRefundNo, input.now)
     .run();
   return result.meta.changes === 1;
 }

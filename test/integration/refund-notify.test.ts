@@ -7,7 +7,7 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { ORIGIN, login, postNotify, putProduct, rows, sim, snapshot } from "./harness";
-import { completeAtWechat, deliverOwn, eventsOf, orderRow, paidOrder, refundRow, requestRefund } from "./refund-harness";
+import { completeAtWechat, deliverOwn, eventsOf, orderRow, paidOrder, refundRow, requestRefund, spyWechat, wechatReply } from "./refund-harness";
 
 declare module "node:crypto" {
   interface Cipher {
@@ -70,6 +70,19 @@ function refundFields(r: { order: { outTradeNo: string; transactionId: string };
   };
 }
 
+/** WeChat's signed refundquery answer for `r`: SUCCESS at 2026-11-27 13:15:00 Beijing (a fetch spy). */
+function answerRefundQuery(r: { order: { outTradeNo: string; transactionId: string }; outRefundNo: string; refundId: string; refundFee: number }) {
+  spyWechat(async (_request, path) =>
+    path === "/pay/refundquery"
+      ? wechatReply({
+          result_code: "SUCCESS", out_trade_no: r.order.outTradeNo, transaction_id: r.order.transactionId, total_fee: "100", refund_count: "1",
+          out_refund_no_0: r.outRefundNo, refund_id_0: r.refundId, refund_fee_0: String(r.refundFee), refund_status_0: "SUCCESS",
+          refund_success_time_0: "2026-11-27 13:15:00",
+        })
+      : undefined,
+  );
+}
+
 function notifyXml(reqInfo: string, outer: Record<string, string> = {}) {
   const fields = { return_code: "SUCCESS", appid: env.WECHAT_APPID, mch_id: env.WECHAT_MCH_ID, nonce_str: "f8a2c91d5b7e4f60", req_info: reqInfo, ...outer };
   return `<xml>${Object.entries(fields).map(([k, v]) => (k === "return_code" ? `<${k}>${v}</${k}>` : `<${k}><![CDATA[${v}]]></${k}>`)).join("")}</xml>`;
@@ -93,6 +106,8 @@ async function refusedWithoutWrites(send: () => Promise<{ status: number; text: 
 describe("a genuine notification", () => {
   it("is applied once: SUCCESS, refunded_fee, one event; the same notify again → ACK without any write", async () => {
     const r = await processingRefund();
+    // WeChat confirms it (refundquery) with the notification's success time.
+    answerRefundQuery(r);
     const reply = await notify(refundFields(r));
     expect([reply.status, reply.text]).toEqual([200, ACK]);
     expect(await refundRow(r.outRefundNo)).toMatchObject({ status: "SUCCESS", succeeded_at: Date.UTC(2026, 10, 27, 5, 15, 0) });
@@ -196,9 +211,24 @@ describe("B36 decrypted but not matching a refund we created → 400 + anomaly, 
     );
   });
 
-  it("an out_refund_no we never created", async () => {
+});
+
+describe("a refund we never created (made on the merchant platform) → anomaly + ACK, nothing created", () => {
+  it("an out_refund_no we never created: one anomaly, ACK (a retry would tell nothing new); again → ACK, no second anomaly", async () => {
     const r = await processingRefund();
-    await expectAnomaly(refundFields(r, { out_refund_no: "RNEVERCREATED0001" }), "unknown_refund", "RNEVERCREATED0001");
+    const fields = refundFields(r, { out_refund_no: "RNEVERCREATED0001" });
+    const before = await snapshot();
+    const reply = await notify(fields);
+    expect([reply.status, reply.text]).toEqual([200, ACK]);
+    const after = await snapshot();
+    expect(after.orders).toEqual(before.orders);
+    expect(after.refunds).toEqual(before.refunds);
+    expect(after.events).toHaveLength(before.events.length + 1);
+    const [event] = await rows("SELECT kind, verdict, out_refund_no, detail FROM events ORDER BY id DESC LIMIT 1");
+    expect(event).toMatchObject({ kind: "refund_notify", verdict: "anomaly", out_refund_no: "RNEVERCREATED0001" });
+    expect(JSON.parse(event.detail).reason).toBe("unknown_refund");
+    expect((await notify(fields)).status).toBe(200);
+    expect((await snapshot()).events).toHaveLength(before.events.length + 1);
     expect((await refundRow(r.outRefundNo)).status).toBe("PROCESSING");
   });
 });
@@ -222,6 +252,7 @@ describe("CHANGE and final states", () => {
 
   it("a report contradicting a final state → ACK, nothing moves, one anomaly", async () => {
     const r = await processingRefund(100);
+    await completeAtWechat(r.outRefundNo, "SUCCESS", "none");
     expect((await notify(refundFields(r))).status).toBe(200);
     const before = await snapshot();
     for (const status of ["REFUNDCLOSE", "REFUNDCLOSE", "CHANGE"]) {
@@ -245,6 +276,8 @@ describe("CHANGE and final states", () => {
 describe("keys and faults", () => {
   it("accepts a notification encrypted with the previous key during a key rotation", async () => {
     const r = await processingRefund();
+    // The simulator signs with the old key only; WeChat, mid-rotation, answers the refundquery.
+    answerRefundQuery(r);
     const rotated = { ...env, WECHAT_PAY_KEY: "N".repeat(32), WECHAT_PAY_KEY_PREVIOUS: env.WECHAT_PAY_KEY };
     const body = notifyXml(encrypt(plaintext(refundFields(r))));
     const reply = await app.request(`${ORIGIN}${NOTIFY}`, { method: "POST", body }, rotated);
@@ -254,6 +287,7 @@ describe("keys and faults", () => {
 
   it("D1 fails during the transition → 500 FAIL, nothing half-written; WeChat's retry → ACK, applied once", async () => {
     const r = await processingRefund();
+    await completeAtWechat(r.outRefundNo, "SUCCESS", "none");
     const broken = new Proxy(env.DB, {
       get: (target, prop) => (prop === "batch" ? () => Promise.reject(new Error("D1_ERROR: Network connection lost")) : Reflect.get(target, prop).bind(target)),
     });
