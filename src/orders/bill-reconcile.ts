@@ -7,7 +7,10 @@
  * (out_trade_no, out_refund_no), never by position:
  * - missingLocally: WeChat has the payment/refund and D1 does not (or the order is not PAID/REFUNDED);
  * - missingAtWechat: D1 has a payment (or a refund WeChat accepted) for that day that the bill lacks;
- * - mismatched: both have it but the amount (fen), status or transaction_id differ.
+ * - mismatched: both have it but the amount (fen), status or transaction_id differ;
+ * - unreadable: bill lines that could not be read (with line number and reason), each its own
+ *   difference, while every other row is still reconciled; also the summary line when its trade
+ *   count (总交易单数) differs from the rows the bill holds.
  * WeChat generates a day's bill from 09:00 Beijing the next day (fetch after 10:00), so only dates
  * before today (Beijing) are accepted (400 otherwise), and until 10:00 the next day "No Bill Exist"
  * or "Bill Creating" means "not yet": 503 BILL_NOT_READY with Retry-After. Later, "No Bill Exist" is
@@ -19,7 +22,7 @@ import { ApiError, badRequest, upstreamError } from "../errors";
 import { logEvent } from "../log";
 import { getOrdersByNos, listOrdersPaidBetween, type OrderRow } from "../store/orders";
 import { getRefundsByNos, listRefundsCreatedBetween, type RefundWithOrder } from "../store/refunds";
-import type { BillRow } from "../wechatpay/bill";
+import type { Bill, BillRow, UnreadableBillLine } from "../wechatpay/bill";
 import { beijingDate, parseBeijingDate } from "../wechatpay/time";
 import type { Deps } from "./deps";
 
@@ -80,6 +83,7 @@ export interface BillReport {
   missingLocally: MissingLocally[];
   missingAtWechat: MissingAtWechat[];
   mismatched: Mismatch[];
+  unreadable: UnreadableBillLine[];
 }
 
 /** Validates `yyyymmdd` as a real Beijing date before today (its bill can exist); else 400. */
@@ -111,7 +115,13 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
 
   const result = await deps.payClient().downloadBill({ billDate: date, billType: "ALL" });
   if (!result.ok) {
-    logEvent("downloadbill_failed", { date, kind: result.kind, returnMsg: result.kind === "return_fail" ? result.returnMsg : null });
+    logEvent("downloadbill_failed", {
+      date,
+      kind: result.kind,
+      returnMsg: result.kind === "return_fail" ? result.returnMsg : null,
+      // The transport or parser's reason (e.g. "malformed bill: missing summary"); never bill content.
+      message: result.kind === "transport" ? result.message : null,
+    });
     if (result.kind === "bill_creating") throw billNotReady(date, start, deps.now().getTime());
     if (result.kind === "too_large") {
       const mib = Math.round(result.maxBytes / 1024 / 1024);
@@ -122,6 +132,9 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
   // Before the bill's usual ready time, "No Bill Exist" may only mean "not generated yet".
   if (result.kind === "no_bill" && deps.now().getTime() < start + BILL_READY_AFTER_MS) throw billNotReady(date, start, deps.now().getTime());
   const allRows = result.kind === "bill" ? result.bill.rows : [];
+  const unreadable = result.kind === "bill" ? unreadableLines(result.bill) : [];
+  const [first] = unreadable;
+  if (first) logEvent("bill_unreadable_lines", { date, count: unreadable.length, firstLine: first.line, firstReason: first.reason });
   const rows = allRows.filter((r) => r.appId === deps.config.appId);
   const billPayments = rows.filter((r) => r.tradeState !== "REFUND");
   const billRefunds = rows.filter((r) => r.tradeState === "REFUND" && r.outRefundNo);
@@ -208,12 +221,26 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
       billExists: result.kind === "bill",
       wechat: { ...wechat, otherAppRows: allRows.length - rows.length },
       local,
-      differences: missingLocally.length + missingAtWechat.length + mismatched.length,
+      differences: missingLocally.length + missingAtWechat.length + mismatched.length + unreadable.length,
     },
     missingLocally,
     missingAtWechat,
     mismatched,
+    unreadable,
   };
+}
+
+/**
+ * The bill's unreadable lines, plus its summary line when 总交易单数 disagrees with the data lines
+ * (read or not): rows lost or added in transit would otherwise pass unnoticed.
+ */
+function unreadableLines(bill: Bill): UnreadableBillLine[] {
+  const lines = [...bill.unreadable];
+  const held = bill.rows.length + bill.unreadable.length;
+  if (bill.summary.tradeCount !== held) {
+    lines.push({ line: bill.summary.line, reason: `the summary counts ${bill.summary.tradeCount} trades but the bill holds ${held} rows` });
+  }
+  return lines;
 }
 
 const isPaid = (order: OrderRow) => order.status === "PAID" || order.status === "REFUNDED";

@@ -56,12 +56,24 @@ export interface BillSummary {
   /** 退款总金额 (legacy: 总退款金额) in fen. */
   refundFeeFen: number;
   raw: Record<string, string>;
+  /** 1-based line number of the summary row in the downloaded file. */
+  line: number;
+}
+
+/** A data line of the bill that could not be read as a row (the rest of the bill still is). */
+export interface UnreadableBillLine {
+  /** 1-based line number in the downloaded file. */
+  line: number;
+  /** Why, e.g. `expected 27 fields, got 29` (a backtick inside a field shifts the columns). */
+  reason: string;
 }
 
 /** A parsed bill. */
 export interface Bill {
   columns: string[];
   rows: BillRow[];
+  /** Data lines that could not be read; `rows` holds every other one. */
+  unreadable: UnreadableBillLine[];
   summary: BillSummary;
 }
 
@@ -126,8 +138,8 @@ function count(value: string): number {
   return n;
 }
 
-function toRow(columns: string[], line: string, index: number): BillRow {
-  const what = `row ${index + 1}`;
+function toRow(columns: string[], line: string): BillRow {
+  const what = "row";
   const raw = toRecord(columns, line, what);
   const row: BillRow = {
     tradeTime: need(raw, what, "交易时间"),
@@ -162,36 +174,53 @@ function toRow(columns: string[], line: string, index: number): BillRow {
 /**
  * Parses a downloadbill success body. Tolerates a UTF-8 BOM, CRLF or LF and blank lines; requires
  * the header, the summary header and exactly one summary row at the end (a truncated download must
- * not pass as a short bill). Amounts go through {@link yuanToFen}; anything malformed → BillError.
- * Rows keep only the mapped columns (a bill can hold many thousand rows: no per-row copy of every
- * column); fee columns (手续费, 5 decimals, may be negative) are not read. The summary keeps `raw`.
+ * not pass as a short bill): a bill without them → BillError. A data row that cannot be read (wrong
+ * field count, a bad amount) does not sink the bill: it is listed in `unreadable` with its line
+ * number, because WeChat writes merchant text (商品名称, 商户数据包) into the file unescaped and one
+ * stray backtick must not make a whole day impossible to reconcile. Amounts go through
+ * {@link yuanToFen}. Rows keep only the mapped columns (a bill can hold many thousand rows: no
+ * per-row copy of every column); fee columns (手续费, 5 decimals, may be negative) are not read. The
+ * summary keeps `raw`.
  */
 export function parseBill(text: string): Bill {
   if (typeof text !== "string") throw new BillError("bill must be text");
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
   if (isBillErrorXml(body)) throw new BillError("body is an XML error, not a bill");
-  const lines = body.split(/\r?\n/).filter((line) => line !== "");
-  const headerLine = lines[0];
+  // [line number, text] of every non-blank line.
+  const lines = body
+    .split(/\r?\n/)
+    .map((line, i) => [i + 1, line] as const)
+    .filter(([, line]) => line !== "");
+  const headerLine = lines[0]?.[1];
   if (headerLine === undefined) throw new BillError("empty bill");
   const columns = splitHeader(headerLine);
   if (new Set(columns).size !== columns.length) throw new BillError("duplicate column names");
   if (!columns.includes("交易时间")) throw new BillError("missing bill header");
 
-  const summaryAt = lines.findIndex((line, i) => i > 0 && isSummaryHeader(line));
+  const summaryAt = lines.findIndex(([, line], i) => i > 0 && isSummaryHeader(line));
   if (summaryAt < 0) throw new BillError("missing summary (truncated bill?)");
   if (summaryAt !== lines.length - 2) throw new BillError("expected exactly one summary row at the end");
-  const summaryColumns = splitHeader(lines[summaryAt] ?? "");
-  const summaryRaw = toRecord(summaryColumns, lines[summaryAt + 1] ?? "", "summary");
+  const summaryColumns = splitHeader(lines[summaryAt]?.[1] ?? "");
+  const summaryRaw = toRecord(summaryColumns, lines[summaryAt + 1]?.[1] ?? "", "summary");
 
   const rows: BillRow[] = [];
-  for (let i = 1; i < summaryAt; i++) rows.push(toRow(columns, lines[i] ?? "", i - 1));
+  const unreadable: UnreadableBillLine[] = [];
+  for (const [number, line] of lines.slice(1, summaryAt)) {
+    try {
+      rows.push(toRow(columns, line));
+    } catch (error) {
+      if (!(error instanceof BillError)) throw error;
+      unreadable.push({ line: number, reason: error.message.replace(/^row: /, "") });
+    }
+  }
   const summary: BillSummary = {
     tradeCount: count(need(summaryRaw, "summary", SUMMARY_FIRST_COLUMN)),
     totalFeeFen: fen(need(summaryRaw, "summary", "应结订单总金额", "总交易额"), "summary"),
     refundFeeFen: fen(need(summaryRaw, "summary", "退款总金额", "总退款金额"), "summary"),
     raw: summaryRaw,
+    line: lines[summaryAt + 1]?.[0] ?? 0,
   };
-  return { columns, rows, summary };
+  return { columns, rows, unreadable, summary };
 }
 
 /** True when a downloadbill body is an XML error document instead of a bill. */

@@ -117,6 +117,7 @@ describe("a day's bill", () => {
       missingLocally: [],
       missingAtWechat: [],
       mismatched: [],
+      unreadable: [],
     });
   });
 
@@ -197,6 +198,7 @@ describe("no bill, WeChat errors, validation", () => {
       missingLocally: [],
       missingAtWechat: [],
       mismatched: [],
+      unreadable: [],
     });
   });
 

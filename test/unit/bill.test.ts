@@ -116,8 +116,6 @@ describe("malformed bills", () => {
     ["header only", lines[0]!],
     ["truncated: no summary", lines.slice(0, 2).join("\n")],
     ["truncated: summary header without row", lines.slice(0, 3).join("\n")],
-    ["row with a missing field", [lines[0], lines[1]!.replace(",`CFT", ""), lines[2], lines[3]].join("\n")],
-    ["amount with 3 decimals", [lines[0], lines[1]!.replace("`0.01,`0.00,`XXX", "`0.011,`0.00,`XXX"), lines[2], lines[3]].join("\n")],
     ["rows after the summary", [...lines, lines[1]].join("\n")],
     ["XML error body", observed.downloadbill_no_bill.xml],
     ["not a bill", "hello,world\n1,2"],
@@ -127,6 +125,38 @@ describe("malformed bills", () => {
   it("a comma inside a backtick field does not shift columns", () => {
     const withComma = successTxt.replace("`XXX,`XXXX,`0.00000", "`A,B,`XXXX,`0.00000");
     expect(parseBill(withComma).rows[0]!.body).toBe("A,B");
+  });
+});
+
+describe("rows that cannot be read are listed, the rest of the bill is read", () => {
+  const lines = allCsv.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const row = (n: number) => lines[n]!;
+  it.each([
+    ["a missing field", (l: string) => l.replace(",`OTHERS", ""), "expected 27 fields, got 26"],
+    ["an amount with 3 decimals", (l: string) => l.replace(/`0\.00,/, "`0.001,"), "invalid amount"],
+    // A customer's attach of x,`0.01,`y, written unescaped by WeChat: two extra fields.
+    ["a backtick-comma inside 商户数据包", (l: string) => {
+      const fields = l.split(",`");
+      fields[21] = "x,`0.01,`y";
+      return fields.join(",`");
+    }, "expected 27 fields, got 29"],
+  ])("%s → unreadable with its line number and reason", (_label, spoil, reason) => {
+    const text = [row(0), row(1), spoil(row(2)), ...lines.slice(3)].join("\n");
+    const bill = parseBill(text);
+    expect(bill.unreadable).toEqual([{ line: 3, reason }]);
+    expect(bill.rows).toHaveLength(44);
+    expect(bill.rows[0]).toEqual(parseBill(allCsv).rows[0]);
+    expect(bill.rows[1]).toEqual(parseBill(allCsv).rows[2]);
+  });
+  it("line numbers count blank lines and CRLF as in the file", () => {
+    const text = [row(0), "", row(1), spoil(row(2)), ...lines.slice(3)].join("\r\n");
+    expect(parseBill(text).unreadable.map((u) => u.line)).toEqual([4]);
+    function spoil(l: string) {
+      return l.replace(",`OTHERS", "");
+    }
+  });
+  it("a clean bill has no unreadable lines", () => {
+    expect(parseBill(allCsv).unreadable).toEqual([]);
   });
 });
 
