@@ -379,7 +379,7 @@ describe("concurrency, bounds, failures", () => {
     // Clean up for later tests: nobody will pay these.
     await env.DB.prepare(`UPDATE orders SET status = 'CLOSED' WHERE out_trade_no IN (${pendingOrders.map(() => "?").join(",")})`).bind(...pendingOrders).run();
     for (const no of pendingRefunds) await deliverOwn(await completeAtWechat(no, "SUCCESS"));
-  });
+  }, 60_000); // 44 orders and 18 refunds set up over HTTP: seconds of work on a busy CI machine
 
   it("a failure for one order (WeChat or D1) does not stop the others; it is counted and retried later", async () => {
     const orders = await Promise.all(Array.from({ length: 3 }, () => paidWithoutNotify()));
