@@ -37,13 +37,14 @@ class WxMock {
   payPlan: ("pay" | "cancel")[] = [];
   /** How many wx.request calls fail with no answer right after the next successful payment. */
   dropAfterPayment = 0;
+  /** wx.request calls still to fail with no answer (set by a payment from dropAfterPayment). */
+  dropNext = 0;
   /** "METHOD /path" of requests the server handles but whose answer never arrives (once each). */
   loseAnswerOf: string[] = [];
   /** Whether wx.login answers with a code (it sometimes succeeds without one). */
   loginGivesCode = true;
   /** The answer to wx.showModal (the simulator payment's "Pay?" question). */
   modalConfirms = true;
-  private drop = 0;
   private readonly simUrl: string;
   private readonly user: string;
 
@@ -61,8 +62,8 @@ class WxMock {
   request = ({ url, method = "GET", data, header, success, fail }: RequestOptions) => {
     const label = `${method} ${new URL(url).pathname}`;
     this.requests.push(label);
-    if (this.drop > 0) {
-      this.drop--;
+    if (this.dropNext > 0) {
+      this.dropNext--;
       this.failedRequests.push(label);
       later(() => fail?.({ errMsg: "request:fail timeout" }));
       return;
@@ -92,7 +93,7 @@ class WxMock {
     if (action === "cancel") return later(() => fail?.({ errMsg: "requestPayment:fail cancel" }));
     void fetch(`${this.simUrl}/__sim/pay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ payment }) }).then(async (res) => {
       if (res.status !== 200) return fail?.({ errMsg: `requestPayment:fail ${await res.text()}` });
-      this.drop = this.dropAfterPayment;
+      this.dropNext = this.dropAfterPayment;
       success?.({ errMsg: "requestPayment:ok" });
     });
   };
@@ -261,6 +262,45 @@ describe("the checkout page against the Worker and the simulator", () => {
     expect(wx.count("POST /api/orders")).toBe(1);
     expect(order!.status).toBe("PAID");
     expect(await serverOrders(wx)).toHaveLength(1);
+    expectCleanUi(wx);
+  }, 60_000);
+
+  it("paid, then the server stays unreachable: shows checking… (never a failure), then PAID once it answers", async () => {
+    const wx = useWx("offline");
+    wx.dropAfterPayment = 1_000;
+    const page = openPage();
+    await page.onLoad();
+
+    await page.buy(tap("mint")); // confirm() keeps asking for 20 s, then hands over to the page
+    expect(page.data).toMatchObject({ status: "CHECKING", checking: true, pending: "" });
+    expect(page.data.message).toMatch(/checking/);
+    expect(wx.toasts).toEqual([]); // no failure toast, nothing that invites a second purchase
+    expect(wx.failedRequests.length).toBeGreaterThan(3);
+
+    wx.dropNext = 0; // the network is back
+    await page.checkAgain();
+    expect(page.data).toMatchObject({ status: "PAID", checking: false });
+    expect(await serverOrders(wx)).toHaveLength(1);
+    expect(wx.count("POST /api/orders")).toBe(1);
+    expectCleanUi(wx);
+  }, 60_000);
+
+  it("cancel at the payment sheet, then Cancel order: CLOSED, and the next Buy is a new order", async () => {
+    const wx = useWx("changedmind");
+    wx.payPlan = ["cancel"];
+    const page = openPage();
+    await page.onLoad();
+
+    await page.buy(tap("tea"));
+    const first = page.data.pending;
+    await page.cancelOrder();
+    expect(page.data).toMatchObject({ status: "CLOSED", message: "Order cancelled.", pending: "" });
+    expect((await serverOrders(wx))[0]).toMatchObject({ outTradeNo: first, status: "CLOSED" });
+
+    await page.buy(tap("tea"));
+    expect(page.data.status).toBe("PAID");
+    const orders = await serverOrders(wx);
+    expect(orders.map((o) => o.status).sort()).toEqual(["CLOSED", "PAID"]);
     expectCleanUi(wx);
   }, 60_000);
 

@@ -132,7 +132,7 @@ Page({
     }
     if (code === "IDEMPOTENCY_KEY_REUSED") this.intent = null;
     const message =
-      code === "NETWORK_ERROR" ? "No connection to the shop. Try again: it will not create a second order."
+      code === "NETWORK_ERROR" ? "No connection to the shop. Please try again (a retry never creates a second order)."
       : code === "LOGIN_FAILED" ? "Could not sign in with WeChat. Please try again."
       : `Something went wrong (${code}). Please try again.`;
     return { data: { message }, toast: { title: code === "NETWORK_ERROR" ? "No connection" : "Something went wrong", icon: "none" } };
