@@ -1,4 +1,4 @@
-// downloadbill rendering (reference §8): backtick-prefixed CSV in yuan, 2018+ column layouts.
+// downloadbill rendering (pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=9_6): backtick-prefixed CSV in yuan, 2018+ column layouts.
 // Money is integer fen throughout; yuan strings are produced with integer math, never floats.
 import { beijingDashed } from "./time.ts";
 

@@ -1,4 +1,5 @@
-// Signing, verification and refund-notify encryption, as WeChat Pay v2 does them (reference §1, §4, §7.4).
+// Signing, verification and refund-notify encryption, as WeChat Pay v2 does them
+// (pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=4_3 signing, chapter=7_7 paySign, chapter=9_16 req_info).
 // Uses node:crypto only: the simulator is a test peer and must not share code with the Worker under test.
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 
@@ -43,7 +44,7 @@ export function verifySign(
   return signEquals(sign(fields, key, type), given, opts.caseInsensitive ?? false);
 }
 
-/** The mini-program paySign (reference §4): over appId, timeStamp, nonceStr, package, signType. */
+/** The mini-program paySign (wx.requestPayment): over appId, timeStamp, nonceStr, package, signType. */
 export function paySign(
   p: { appId: string; timeStamp: string; nonceStr: string; package: string; signType: SignType },
   key: string,

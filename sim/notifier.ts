@@ -1,4 +1,5 @@
-// Notification delivery with WeChat's retry schedule (reference §5.2, §5.3, §7.3).
+// Notification delivery with WeChat's retry schedule (documented with the payment and refund result
+// notifications: pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=9_7 and chapter=9_16).
 // Two transports share one state machine:
 //   "http"   the simulator POSTs the XML itself (fetch, Content-Type text/xml, abort after ackTimeoutMs);
 //   "outbox" a test harness takes due deliveries, delivers them, and reports the reply back.
@@ -88,6 +89,28 @@ export class Notifier {
     };
     this.deliveries.set(id, del);
     return del;
+  }
+
+  /**
+   * Enqueues a notification and sends what is due. `mode` "duplicate" enqueues `copies` copies, each
+   * waiting for the previous copy's first attempt; "concurrent" enqueues `copies` copies due at once.
+   * Returns the delivery ids.
+   */
+  enqueueCopies(
+    d: { kind: DeliveryKind; url: string; body: string; outTradeNo: string; outRefundNo: string | null },
+    mode: "normal" | "duplicate" | "concurrent",
+    copies: number,
+  ): string[] {
+    const ids: string[] = [];
+    const n = mode === "normal" ? 1 : copies;
+    let prev: string | null = null;
+    for (let i = 1; i <= n; i++) {
+      const del = this.enqueue({ ...d, copy: i, after: mode === "duplicate" ? prev : null });
+      ids.push(del.id);
+      prev = del.id;
+    }
+    this.pump();
+    return ids;
   }
 
   private isDue(d: Delivery, now: number): boolean {

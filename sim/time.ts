@@ -1,5 +1,5 @@
 // Beijing time (UTC+8, no DST) helpers: WeChat's time_start/time_expire/time_end, bill dates and
-// refund success_time are all Beijing wall-clock time whatever the server's zone (reference §10.4).
+// refund success_time are all Beijing wall-clock time whatever the server's zone.
 
 const OFFSET_MS = 8 * 3600 * 1000;
 

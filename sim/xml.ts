@@ -1,4 +1,4 @@
-// A small, strict reader and writer for WeChat's flat XML (reference §0, §10).
+// A small, strict reader and writer for WeChat's flat XML (the <xml> bodies of the Pay API v2).
 // Reader: one root element (<xml> by default), children are flat scalars (text and/or CDATA),
 // no attributes, no nesting, no duplicates, no DOCTYPE/ENTITY/comments/processing instructions
 // (an optional leading <?xml ...?> declaration and a BOM are allowed). Values are returned exactly as

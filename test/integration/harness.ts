@@ -6,8 +6,15 @@
  * and delivered to the Worker here, and the Worker's reply goes back to the simulator, which decides
  * (as WeChat would) whether it was an acknowledgement or needs a retry.
  */
-import { createHash, createHmac } from "node:crypto";
 import { env, SELF } from "cloudflare:test";
+import { signedXml } from "../oracle";
+import type { SignType } from "../oracle";
+
+/**
+ * The independent signer and XML writer (test/oracle.ts: node:crypto, not the Worker's spark-md5 /
+ * Web Crypto), so tests catch a signer that drifts from WeChat's algorithm.
+ */
+export { signWechat, toXml } from "../oracle";
 
 export const ORIGIN = "https://shop.example";
 
@@ -124,26 +131,6 @@ export async function postNotify(path: string, body: BodyInit | null, headers: R
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
-/**
- * The official v2 signature, written independently of src/ (node:crypto, not spark-md5/Web Crypto),
- * so tests catch a signer that drifts from WeChat's algorithm.
- */
-export function signWechat(fields: Record<string, string>, key: string, type: "MD5" | "HMAC-SHA256" = "MD5"): string {
-  const text =
-    Object.keys(fields)
-      .filter((k) => k !== "sign" && fields[k] !== "" && fields[k] !== undefined)
-      .sort()
-      .map((k) => `${k}=${fields[k]}`)
-      .join("&") + `&key=${key}`;
-  const digest = type === "HMAC-SHA256" ? createHmac("sha256", key).update(text, "utf8") : createHash("md5").update(text, "utf8");
-  return digest.digest("hex").toUpperCase();
-}
-
-/** Flat `<xml>` with CDATA values, in the given field order. */
-export function toXml(fields: Record<string, string>): string {
-  return `<xml>${Object.entries(fields).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("")}</xml>`;
-}
-
 /** A genuine-looking signed payment notification for an order (as WeChat would send it). */
 export function payNotifyFields(order: { outTradeNo: string; totalFee: number; openid?: string }, overrides: Record<string, string> = {}) {
   const fields: Record<string, string> = {
@@ -167,8 +154,9 @@ export function payNotifyFields(order: { outTradeNo: string; totalFee: number; o
   return fields;
 }
 
-export function signedNotifyXml(fields: Record<string, string>, key = env.WECHAT_PAY_KEY, type: "MD5" | "HMAC-SHA256" = "MD5") {
-  return toXml({ ...fields, sign: signWechat(fields, key, type) });
+/** A notification body: `fields` signed with the test API key (or `key`) as flat `<xml>`. */
+export function signedNotifyXml(fields: Record<string, string>, key = env.WECHAT_PAY_KEY, type: SignType = "MD5") {
+  return signedXml(fields, key, type);
 }
 
 /** Rows of a table, for asserting D1 state directly. */

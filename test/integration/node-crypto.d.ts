@@ -1,5 +1,5 @@
 // The workerd test project uses Node's crypto (nodejs_compat) as an independent signer; the workers
-// types do not describe node: modules, so declare the two functions the harness uses.
+// types do not describe node: modules, so declare the two functions the test oracle (test/oracle.ts) uses.
 declare module "node:crypto" {
   interface Hash {
     update(data: string, encoding?: "utf8"): Hash;

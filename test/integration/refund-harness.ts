@@ -11,7 +11,10 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { expect, vi } from "vitest";
-import { admin, api, createOrder, payInWechat, rows, sim, signWechat, toXml } from "./harness";
+import { signedXml } from "../oracle";
+import { admin, api, createOrder, payInWechat, rows, sim } from "./harness";
+
+export { xmlField } from "../oracle";
 
 export interface OwnDelivery {
   id: string;
@@ -124,7 +127,7 @@ export function wechatReply(fields: Record<string, string>): Response {
     nonce_str: crypto.randomUUID().replace(/-/g, ""),
     ...fields,
   };
-  return new Response(toXml({ ...all, sign: signWechat(all, env.WECHAT_PAY_KEY) }), { headers: { "content-type": "text/xml" } });
+  return new Response(signedXml(all, env.WECHAT_PAY_KEY), { headers: { "content-type": "text/xml" } });
 }
 
 /**
@@ -141,11 +144,6 @@ export function spyWechat(handler: (request: Request, path: string, forward: (r:
     return (await handler(request.clone(), path, (r) => real(r))) ?? real(request);
   });
   return { paths, spy };
-}
-
-/** The value of one field in a request body we built (CDATA or plain). */
-export function xmlField(xml: string, name: string): string | undefined {
-  return new RegExp(`<${name}>(?:<!\\[CDATA\\[([^\\]]*)\\]\\]>|([^<]*))</${name}>`).exec(xml)?.slice(1).find((v) => v !== undefined);
 }
 
 /** Today's date in Beijing time, yyyymmdd. */

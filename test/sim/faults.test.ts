@@ -1,4 +1,4 @@
-// Fault injection (/__sim/faults) and the remaining control endpoints (reset, received, errors).
+// Fault injection (/__sim/faults) and the remaining control endpoints (reset, received, the list, errors).
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSimulator } from "../../sim/core.ts";
 import type { Simulator, SimulatorOptions } from "../../sim/core.ts";
@@ -168,6 +168,25 @@ describe("other control endpoints", () => {
     expect([bad.status, (await bad.json()).code]).toEqual([400, "BAD_JSON"]);
     const other = await sim.fetch(new Request("http://sim.test/cgi-bin/token"));
     expect(other.status).toBe(404);
+  });
+
+  it("GET /__sim/ lists every control endpoint with a description, and each listed one is routed", async () => {
+    const { status, body } = await control("/__sim/");
+    expect(status).toBe(200);
+    const endpoints = body.endpoints as { method: string; path: string; description: string }[];
+    expect(endpoints.map((e) => `${e.method} ${e.path}`).sort()).toEqual([
+      "GET /__sim/", "GET /__sim/clock", "GET /__sim/deliveries", "GET /__sim/faults", "GET /__sim/health", "GET /__sim/orders",
+      "GET /__sim/orders/:outTradeNo", "GET /__sim/received", "GET /__sim/refunds/:outRefundNo", "POST /__sim/clock",
+      "POST /__sim/deliveries/:id/result", "POST /__sim/deliveries/take", "POST /__sim/faults", "POST /__sim/openid", "POST /__sim/pay",
+      "POST /__sim/refunds/complete", "POST /__sim/reset",
+    ]);
+    for (const e of endpoints) expect(e.description, e.path).toMatch(/^\S.{8,}/);
+    for (const e of endpoints) {
+      // a listed endpoint may refuse an empty body or an unknown id, but it is never "no such endpoint"
+      const path = e.path.replace(/:[A-Za-z]+/g, "unknown");
+      const res = await sim.fetch(new Request("http://sim.test" + path, e.method === "POST" ? { method: "POST", body: "{}" } : {}));
+      expect((await res.json()).code, `${e.method} ${e.path}`).not.toBe("NOT_FOUND");
+    }
   });
 
   it("answers on any host (WeChat's real hosts, sim.test, 127.0.0.1)", async () => {

@@ -45,7 +45,7 @@ async function placeOrder(sim: Simulator, outTradeNo: string, opts: { type?: T; 
 }
 
 describe("POST /__sim/pay", () => {
-  it("good paySign: pays, queues one signed notification WITHOUT sign_type carrying every §5.1 field", async () => {
+  it("good paySign: pays, queues one signed notification WITHOUT sign_type carrying every documented field", async () => {
     const sim = make();
     const payment = await placeOrder(sim, "P1", { totalFee: "2590", attach: "a&b<c>" });
     const r = await json(sim, "/__sim/pay", { payment });

@@ -1,7 +1,7 @@
 // Pins the simulator to the shared fixtures: its signer reproduces the published signs, it accepts the
 // published requests, and its replies verify with an independent implementation of the official
-// algorithm written here (not the simulator's).
-import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
+// algorithm (test/oracle.ts, not the simulator's).
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,28 +9,11 @@ import { createSimulator, refundNotifyPlaintext } from "../../sim/core.ts";
 import type { Simulator } from "../../sim/core.ts";
 import { decryptReqInfo, encryptReqInfo, paySign, sign, verifySign } from "../../sim/crypto.ts";
 import { parseFlatXml } from "../../sim/xml.ts";
+import { parseXml, signWechat, toXml } from "../oracle.ts";
 
 const FIX = join(import.meta.dirname, "../fixtures/wechatpay-v2");
 const fixture = (name: string) => JSON.parse(readFileSync(join(FIX, name), "utf8"));
 const DOC_KEY = "192006250b4c09247ec02edce69f6a2d";
-
-// ── independent reimplementation of the official algorithm (reference §1.1) ──
-function officialSign(fields: Record<string, string>, key: string, type: "MD5" | "HMAC-SHA256"): string {
-  const s = Object.keys(fields)
-    .filter((k) => k !== "sign" && fields[k] !== "")
-    .sort()
-    .map((k) => k + "=" + fields[k])
-    .join("&") + "&key=" + key;
-  return (type === "MD5" ? createHash("md5").update(s, "utf8") : createHmac("sha256", key).update(s, "utf8")).digest("hex").toUpperCase();
-}
-function looseParse(xml: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of xml.matchAll(/<([A-Za-z0-9_]+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g)) out[m[1] as string] = (m[2] ?? m[3]) as string;
-  return out;
-}
-function xmlOf(fields: Record<string, string>): string {
-  return "<xml>" + Object.entries(fields).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("") + "</xml>";
-}
 
 let sim: Simulator | undefined;
 afterEach(() => sim?.close());
@@ -46,7 +29,7 @@ describe("sdk-go signed vectors (official doc key)", () => {
       expect(sign(rest, DOC_KEY, c.request_sign_type), c.test).toBe(given);
       expect(verifySign(c.request, DOC_KEY, c.request_sign_type), c.test).toBe(true);
       // and the test's own implementation agrees (so the fixture itself is what we think it is)
-      expect(officialSign(rest, DOC_KEY, c.request_sign_type)).toBe(given);
+      expect(signWechat(rest, DOC_KEY, c.request_sign_type)).toBe(given);
     }
   });
 
@@ -87,9 +70,9 @@ describe("sdk-go signed vectors (official doc key)", () => {
       const path = new URL(c.url).pathname;
       if (path === "/pay/downloadfundflow" || path === "/billcommentsp/batchquerycomment") continue;
       served++;
-      const res = await sim.fetch(new Request("https://api.mch.weixin.qq.com" + path, { method: "POST", body: xmlOf(c.request) }));
+      const res = await sim.fetch(new Request("https://api.mch.weixin.qq.com" + path, { method: "POST", body: toXml(c.request) }));
       const text = await res.text();
-      const f = looseParse(text);
+      const f = parseXml(text);
       if (path === "/pay/downloadbill") {
         // the sign was accepted (else "SIGN ERROR"): there is simply no bill for 2014-11-10
         expect(f).toEqual({ return_code: "FAIL", return_msg: "No Bill Exist", error_code: "20002" });
@@ -98,7 +81,7 @@ describe("sdk-go signed vectors (official doc key)", () => {
       expect(f.return_code, `${c.test}: ${f.return_msg}`).toBe("SUCCESS");
       const outcome = f.result_code === "SUCCESS" ? "SUCCESS" : f.err_code;
       expect(outcome, c.test).toBe(expected[c.test]);
-      expect(f.sign).toBe(officialSign(f, DOC_KEY, "MD5"));
+      expect(f.sign).toBe(signWechat(f, DOC_KEY, "MD5"));
       expect(f.sign_type).toBeUndefined();
       expect(f.appid).toBe("wx2421b1c4370ec43b");
       expect(f.nonce_str!.length).toBeLessThanOrEqual(32);
@@ -113,8 +96,8 @@ describe("sdk-go signed vectors (official doc key)", () => {
   it("a vector with one field changed after signing is refused, unsigned", async () => {
     sim = createSimulator({ appId: "wx2421b1c4370ec43b", mchId: "10000100", apiKey: DOC_KEY, appSecret: "s", delivery: "outbox" });
     const c = cases[0]!;
-    const res = await sim.fetch(new Request("http://sim.test/pay/unifiedorder", { method: "POST", body: xmlOf({ ...c.request, total_fee: "100" }) }));
-    expect(looseParse(await res.text())).toEqual({ return_code: "FAIL", return_msg: "签名错误" });
+    const res = await sim.fetch(new Request("http://sim.test/pay/unifiedorder", { method: "POST", body: toXml({ ...c.request, total_fee: "100" }) }));
+    expect(parseXml(await res.text())).toEqual({ return_code: "FAIL", return_msg: "签名错误" });
   });
 });
 
@@ -140,14 +123,14 @@ describe("computed_vectors.json", () => {
       sim = createSimulator({ appId: "wxd930ea5d5a258f4f", mchId: "10000100", apiKey: DOC_KEY, appSecret: "s", delivery: "outbox" });
       const v = cv[variant];
       const type = variant.endsWith("hmac") ? "HMAC-SHA256" : "MD5";
-      const body = variant.endsWith("md5") ? v.xml : xmlOf({ ...v.params, sign: v.sign });
+      const body = variant.endsWith("md5") ? v.xml : toXml({ ...v.params, sign: v.sign });
       const res = await sim.fetch(new Request("https://api.mch.weixin.qq.com/pay/unifiedorder", { method: "POST", body }));
       expect(res.status).toBe(200);
-      const f = looseParse(await res.text());
+      const f = parseXml(await res.text());
       expect(f.return_code).toBe("SUCCESS");
       expect(f.result_code).toBe("SUCCESS");
       expect(f.sign).toHaveLength(type === "MD5" ? 32 : 64);
-      expect(f.sign).toBe(officialSign(f, DOC_KEY, type));
+      expect(f.sign).toBe(signWechat(f, DOC_KEY, type));
       expect(f.sign_type).toBeUndefined();
       expect(f.trade_type).toBe("JSAPI");
       const order = await (await sim.fetch(new Request("http://sim.test/__sim/orders/20150806125346"))).json();
@@ -204,13 +187,13 @@ describe("refund notify encryption", () => {
     sim = createSimulator({ appId: "wxd930ea5d5a258f4f", mchId: "10000100", apiKey: DOC_KEY, appSecret: "s", delivery: "outbox", closeMinAgeSeconds: 0 });
     const post = async (path: string, fields: Record<string, string>) => {
       const all = { appid: "wxd930ea5d5a258f4f", mch_id: "10000100", nonce_str: "n" + Math.random().toString(36).slice(2, 12), ...fields };
-      const res = await sim!.fetch(new Request("http://sim.test" + path, { method: "POST", body: xmlOf({ ...all, sign: officialSign(all, DOC_KEY, "MD5") }) }));
-      return looseParse(await res.text());
+      const res = await sim!.fetch(new Request("http://sim.test" + path, { method: "POST", body: toXml({ ...all, sign: signWechat(all, DOC_KEY, "MD5") }) }));
+      return parseXml(await res.text());
     };
     const u = await post("/pay/unifiedorder", { body: "t", out_trade_no: "RN1", total_fee: "300", spbill_create_ip: "1.2.3.4", notify_url: "https://m.test/pay", trade_type: "JSAPI", openid: sim.openidFor("zoe") });
     const pkg = "prepay_id=" + u.prepay_id;
     const payment = { timeStamp: "1700000000", nonceStr: "abc", package: pkg, signType: "MD5" };
-    const ps = officialSign({ appId: "wxd930ea5d5a258f4f", ...payment }, DOC_KEY, "MD5");
+    const ps = signWechat({ appId: "wxd930ea5d5a258f4f", ...payment }, DOC_KEY, "MD5");
     expect((await sim.fetch(new Request("http://sim.test/__sim/pay", { method: "POST", body: JSON.stringify({ payment: { ...payment, paySign: ps }, notify: "none" }) }))).status).toBe(200);
     const r = await post("/secapi/pay/refund", { out_trade_no: "RN1", out_refund_no: "RF1", total_fee: "300", refund_fee: "120", notify_url: "https://m.test/refund" });
     expect(r.result_code).toBe("SUCCESS");
@@ -222,9 +205,9 @@ describe("refund notify encryption", () => {
     expect(d).toMatchObject({ kind: "refund", url: "https://m.test/refund", attempt: 1 });
     // outer XML: return_code plain (not CDATA), appid, mch_id, nonce_str, req_info; no sign
     expect(d.body).toMatch(/^<xml><return_code>SUCCESS<\/return_code>/);
-    const outer = looseParse(d.body);
+    const outer = parseXml(d.body);
     expect(Object.keys(outer).sort()).toEqual(["appid", "mch_id", "nonce_str", "req_info", "return_code"]);
-    const inner = looseParse(indepDecrypt(outer.req_info!, DOC_KEY));
+    const inner = parseXml(indepDecrypt(outer.req_info!, DOC_KEY));
     expect(inner).toMatchObject({
       out_refund_no: "RF1",
       out_trade_no: "RN1",

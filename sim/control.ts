@@ -1,0 +1,258 @@
+// The control API under /__sim/ (JSON in and out), a small Hono app: it plays the user (pays orders,
+// completes refunds), lets tests inspect the simulator (orders, refunds, received requests,
+// deliveries) and perturb it (faults, clock, reset). GET /__sim/ lists every endpoint from ROUTES.
+// Refusals are 4xx `{"error": "...", "code": "..."}`.
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { FAULTS, addFault } from "./faults.ts";
+import type { Fault, FaultKind } from "./faults.ts";
+import { NotifierError } from "./notifier.ts";
+import type { Delivery } from "./notifier.ts";
+import { payInWechat } from "./payment.ts";
+import { API_PATHS, LOGIN_PATH, isApiPath } from "./paths.ts";
+import { completeRefund, refundedFee } from "./refunds.ts";
+import { ControlError, jsonResponse } from "./replies.ts";
+import type { Order, Refund, SimState } from "./state.ts";
+import { beijingDashed } from "./time.ts";
+import { prepayExpiresAt } from "./trades.ts";
+
+/** One control endpoint: what GET /__sim/ lists, and what answers it. */
+interface ControlRoute {
+  method: "GET" | "POST";
+  path: string;
+  description: string;
+  handle(s: SimState, c: Context): Response | Promise<Response>;
+}
+
+// ───── JSON views ─────
+
+function refundView(r: Refund) {
+  return {
+    outRefundNo: r.outRefundNo,
+    refundId: r.refundId,
+    outTradeNo: r.outTradeNo,
+    transactionId: r.transactionId,
+    totalFee: r.totalFee,
+    refundFee: r.refundFee,
+    status: r.status,
+    createdAt: r.createdAt,
+    successTime: r.successAt === null ? null : beijingDashed(r.successAt),
+    notifyUrl: r.notifyUrl,
+    refundDesc: r.refundDesc,
+  };
+}
+
+function orderView(s: SimState, order: Order) {
+  return {
+    outTradeNo: order.outTradeNo,
+    appId: order.appId,
+    mchId: order.mchId,
+    state: order.state,
+    totalFee: order.totalFee,
+    body: order.body,
+    attach: order.attach,
+    openid: order.openid,
+    tradeType: order.tradeType,
+    signType: order.signType,
+    notifyUrl: order.notifyUrl,
+    prepayId: order.prepayId,
+    prepayIssuedAt: order.prepayIssuedAt,
+    prepayExpiresAt: prepayExpiresAt(s, order.prepayIssuedAt),
+    timeStart: order.timeStart || null,
+    timeExpire: order.timeExpire || null,
+    createdAt: order.createdAt,
+    transactionId: order.transactionId,
+    timeEnd: order.timeEnd,
+    paidAt: order.paidAt,
+    closedAt: order.closedAt,
+    refundedFee: refundedFee(order),
+    refunds: order.refunds.map(refundView),
+  };
+}
+
+function deliveryView(d: Delivery) {
+  return {
+    id: d.id,
+    kind: d.kind,
+    url: d.url,
+    outTradeNo: d.outTradeNo,
+    outRefundNo: d.outRefundNo,
+    copy: d.copy,
+    status: d.status,
+    acknowledged: d.status === "acknowledged",
+    createdAt: d.createdAt,
+    nextAttemptAt: d.nextAttemptAt,
+    body: d.body,
+    attempts: d.attempts,
+  };
+}
+
+// ───── request bodies ─────
+
+/** The JSON object body of a control call ({} when empty). */
+async function readJson(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.raw.text();
+  if (text.trim() === "") return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new ControlError(400, "BAD_JSON", "body must be a JSON object");
+}
+
+/** The record the path parameter `name` names, or a 404 ControlError `code` ("no <what> <id>"). */
+function named<T>(c: Context, name: string, records: Map<string, T>, code: string, what: string): T {
+  const id = c.req.param(name) as string;
+  const record = records.get(id);
+  if (record === undefined) throw new ControlError(404, code, `no ${what} ${id}`);
+  return record;
+}
+
+function badRequest(message: string): ControlError {
+  return new ControlError(400, "BAD_REQUEST", message);
+}
+
+async function completeRefundRoute(s: SimState, c: Context): Promise<Response> {
+  const b = await readJson(c);
+  const r = typeof b.outRefundNo === "string" ? s.refundsByNo.get(b.outRefundNo) : undefined;
+  if (!r) throw new ControlError(404, "UNKNOWN_REFUND", `unknown outRefundNo ${JSON.stringify(b.outRefundNo)}`);
+  const status = b.status ?? "SUCCESS";
+  if (status !== "SUCCESS" && status !== "REFUNDCLOSE" && status !== "CHANGE") throw badRequest("status must be SUCCESS, REFUNDCLOSE or CHANGE");
+  const notify = b.notify ?? "normal";
+  if (notify !== "normal" && notify !== "none") throw badRequest("notify must be normal or none");
+  if (r.status !== "PROCESSING" && r.status !== "CHANGE") throw new ControlError(409, "REFUND_FINAL", `refund ${r.outRefundNo} is already ${r.status}`);
+  const deliveryIds = completeRefund(s, r, status, notify);
+  s.log(`refund ${r.outRefundNo} → ${status}, ${deliveryIds.length} notification(s)`);
+  return jsonResponse({ outRefundNo: r.outRefundNo, refundId: r.refundId, status: r.status, deliveryIds });
+}
+
+async function addFaultRoute(s: SimState, c: Context): Promise<Response> {
+  const b = await readJson(c);
+  if (typeof b.path !== "string" || (b.path !== LOGIN_PATH && !isApiPath(b.path))) throw badRequest(`path must be one of ${[LOGIN_PATH, ...API_PATHS].join(", ")}`);
+  if (!(FAULTS as readonly unknown[]).includes(b.fault)) throw badRequest(`fault must be one of ${FAULTS.join(", ")}`);
+  const times = b.times ?? 1;
+  if (typeof times !== "number" || !Number.isInteger(times) || times < 1) throw badRequest("times must be a positive integer");
+  const fault: Fault = { fault: b.fault as FaultKind, remaining: times };
+  if (typeof b.errCode === "string") fault.errCode = b.errCode;
+  if (typeof b.errCodeDes === "string") fault.errCodeDes = b.errCodeDes;
+  return jsonResponse({ path: b.path, faults: addFault(s, b.path, fault) });
+}
+
+async function deliveryResultRoute(s: SimState, c: Context): Promise<Response> {
+  const b = await readJson(c);
+  if (typeof b.error !== "string" && typeof b.status !== "number") throw badRequest('body must be {"status": number, "body": string} or {"error": string}');
+  return jsonResponse(
+    s.notifier.report(c.req.param("id") as string, {
+      status: typeof b.status === "number" ? b.status : undefined,
+      body: typeof b.body === "string" ? b.body : "",
+      error: typeof b.error === "string" ? b.error : undefined,
+    }),
+  );
+}
+
+async function advanceClockRoute(s: SimState, c: Context): Promise<Response> {
+  const b = await readJson(c);
+  if (typeof b.advanceSeconds !== "number" || !Number.isFinite(b.advanceSeconds) || b.advanceSeconds < 0) throw badRequest("advanceSeconds must be a non-negative number");
+  s.offsetMs += Math.round(b.advanceSeconds * 1000);
+  s.notifier.pump();
+  return jsonResponse({ now: s.now(), offsetMs: s.offsetMs });
+}
+
+// ───── the endpoints ─────
+
+const ROUTES: ControlRoute[] = [
+  { method: "GET", path: "/__sim/", description: "this list of control endpoints", handle: () => jsonResponse({ endpoints: ROUTES.map(({ method, path, description }) => ({ method, path, description })) }) },
+  { method: "POST", path: "/__sim/pay", description: "the user pays an order (wx.requestPayment): checks the paySign, sends the payment notification", handle: async (s, c) => jsonResponse(payInWechat(s, await readJson(c))) },
+  { method: "POST", path: "/__sim/refunds/complete", description: "WeChat finishes a refund (SUCCESS, REFUNDCLOSE or CHANGE) and sends the refund notification", handle: completeRefundRoute },
+  { method: "GET", path: "/__sim/refunds/:outRefundNo", description: "one refund", handle: (s, c) => jsonResponse(refundView(named(c, "outRefundNo", s.refundsByNo, "UNKNOWN_REFUND", "refund"))) },
+  { method: "POST", path: "/__sim/faults", description: "queue a fault for the next calls to a path", handle: addFaultRoute },
+  { method: "GET", path: "/__sim/faults", description: "the queued faults, by path", handle: (s) => jsonResponse({ faults: Object.fromEntries(s.faults) }) },
+  {
+    method: "GET",
+    path: "/__sim/received",
+    description: "the requests received (?path= filters), newest last",
+    handle: (s, c) => {
+      const p = new URL(c.req.url).searchParams.get("path");
+      return jsonResponse({ requests: p ? s.received.filter((r) => r.path === p) : s.received });
+    },
+  },
+  { method: "GET", path: "/__sim/orders", description: "every order with its refunds", handle: (s) => jsonResponse({ orders: [...s.orders.values()].map((o) => orderView(s, o)) }) },
+  { method: "GET", path: "/__sim/orders/:outTradeNo", description: "one order with its refunds", handle: (s, c) => jsonResponse(orderView(s, named(c, "outTradeNo", s.orders, "UNKNOWN_ORDER", "order"))) },
+  {
+    method: "GET",
+    path: "/__sim/deliveries",
+    description: "every notification delivery with its attempts (?outTradeNo= filters)",
+    handle: (s, c) => {
+      const ot = new URL(c.req.url).searchParams.get("outTradeNo");
+      return jsonResponse({ deliveries: s.notifier.list().filter((d) => !ot || d.outTradeNo === ot).map(deliveryView) });
+    },
+  },
+  {
+    method: "POST",
+    path: "/__sim/deliveries/take",
+    description: "outbox mode: take the due deliveries (they become in flight)",
+    handle: async (s, c) => {
+      const b = await readJson(c);
+      const max = b.max === undefined ? Infinity : b.max;
+      if (typeof max !== "number" || max < 0) throw badRequest("max must be a non-negative number");
+      return jsonResponse({ deliveries: s.notifier.take(max) });
+    },
+  },
+  { method: "POST", path: "/__sim/deliveries/:id/result", description: "outbox mode: report the merchant's reply to a delivery", handle: deliveryResultRoute },
+  { method: "GET", path: "/__sim/clock", description: "the simulator clock and its offset", handle: (s) => jsonResponse({ now: s.now(), offsetMs: s.offsetMs }) },
+  { method: "POST", path: "/__sim/clock", description: "advance the simulator clock (makes retries due)", handle: advanceClockRoute },
+  {
+    method: "POST",
+    path: "/__sim/openid",
+    description: "the openid the simulator issues for a user (under an appid)",
+    handle: async (s, c) => {
+      const b = await readJson(c);
+      if (typeof b.user !== "string" || b.user === "") throw badRequest("user must be a non-empty string");
+      const appId = typeof b.appId === "string" && b.appId ? b.appId : s.options.appId;
+      return jsonResponse({ openid: s.openidFor(b.user, appId), appId });
+    },
+  },
+  {
+    method: "POST",
+    path: "/__sim/reset",
+    description: "forget orders, codes, openids, requests, faults, deliveries, timers and the clock offset",
+    handle: (s) => {
+      s.reset();
+      return jsonResponse({ ok: true });
+    },
+  },
+  { method: "GET", path: "/__sim/health", description: "liveness and the configured appid, mch_id and delivery mode", handle: (s) => jsonResponse({ ok: true, appId: s.options.appId, mchId: s.options.mchId, delivery: s.options.delivery }) },
+];
+
+/**
+ * The control API of one simulator: answers a /__sim/ request and logs one line for it. Refusals
+ * (ControlError, NotifierError) become JSON errors; anything else is rethrown to the caller.
+ */
+export function createControl(s: SimState): (request: Request) => Promise<Response> {
+  const app = new Hono();
+  for (const r of ROUTES) app.on(r.method, r.path, (c) => r.handle(s, c));
+  const notFound = (method: string, url: string) => new ControlError(404, "NOT_FOUND", `no control endpoint ${method} ${new URL(url).pathname}`);
+  app.notFound((c) => {
+    throw notFound(c.req.method, c.req.url);
+  });
+  app.onError((e) => {
+    throw e; // answered (or passed on) below, so every refusal is logged the same way
+  });
+  return async (request) => {
+    const route = `${request.method} ${new URL(request.url).pathname}`;
+    try {
+      // Hono would answer HEAD with the GET route; the control API has no HEAD endpoints
+      if (request.method === "HEAD") throw notFound(request.method, request.url);
+      const res = await app.fetch(request);
+      s.log(`${route} → ${res.status}`);
+      return res;
+    } catch (e) {
+      if (!(e instanceof ControlError) && !(e instanceof NotifierError)) throw e;
+      s.log(`${route} → ${e.status} ${e.message}`);
+      const code = e instanceof ControlError ? e.code : e.status === 404 ? "NOT_FOUND" : "CONFLICT";
+      return jsonResponse({ error: e.message, code }, e.status);
+    }
+  };
+}

@@ -1,0 +1,215 @@
+// The simulator's state: its options, clock, orders, refunds, issued codes and openids, received
+// requests, queued faults, pending timers and the notifier. One SimState per createSimulator(); every
+// handler (sim/login.ts, sim/trades.ts, sim/refunds.ts, …) reads and changes it explicitly.
+import { stableTag } from "./crypto.ts";
+import type { SignType } from "./crypto.ts";
+import type { Fault } from "./faults.ts";
+import { Notifier } from "./notifier.ts";
+
+export interface SimulatorOptions {
+  appId: string;
+  mchId: string;
+  /** the 32-character API v2 key */
+  apiKey: string;
+  /** the mini-program AppSecret (jscode2session) */
+  appSecret: string;
+  /** "http": the simulator POSTs notifications itself; "outbox": a harness takes and delivers them */
+  delivery: "http" | "outbox";
+  /** multiplies the retry intervals; 0 = every retry immediately due. Default 1 */
+  timeScale?: number;
+  /** closeorder refuses (SYSTEMERROR) orders younger than this. Default 300 (WeChat's documented minimum) */
+  closeMinAgeSeconds?: number;
+  /** prepay_id lifetime. Default 7200 */
+  prepayValiditySeconds?: number;
+  /** http delivery: abort and count as failed after this. Default 5000 */
+  ackTimeoutMs?: number;
+  /** the simulator's clock (epoch ms); /__sim/clock adds an offset on top. Default Date.now */
+  now?: () => number;
+  /** used for http delivery. Default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** one line per request / delivery attempt; never contains keys, secrets or session keys */
+  log?: (line: string) => void;
+  /** complete every accepted refund with SUCCESS after this many ms (real timer). Default off */
+  autoCompleteRefundsAfterMs?: number;
+  /** the refund notify URL "configured on the merchant platform", used when a refund request has none */
+  refundNotifyUrl?: string;
+  /** accept lower-case hex signs (WeChat may; a strict peer does not). Default false */
+  acceptLowercaseSign?: boolean;
+  /** the "timeout" faults answer (504, nobody listening) after this many ms at the latest. Default 30000 */
+  faultTimeoutMs?: number;
+  /** bill text format: UTF-8 BOM and line ending. Default { bom: true, eol: "\r\n" } (as in real files) */
+  bill?: { bom?: boolean; eol?: string };
+}
+
+/** SimulatorOptions with every default filled in. */
+export type ResolvedOptions = SimulatorOptions &
+  Required<Pick<SimulatorOptions, "timeScale" | "closeMinAgeSeconds" | "prepayValiditySeconds" | "ackTimeoutMs" | "faultTimeoutMs" | "acceptLowercaseSign">>;
+
+export type TradeState = "NOTPAY" | "SUCCESS" | "REFUND" | "CLOSED" | "PAYERROR";
+export type RefundStatus = "PROCESSING" | "SUCCESS" | "REFUNDCLOSE" | "CHANGE";
+
+export interface Order {
+  appId: string;
+  mchId: string;
+  outTradeNo: string;
+  /** the re-entry comparison key of the unifiedorder request that created it (sim/trades.ts) */
+  paramsKey: string;
+  signType: SignType;
+  totalFee: number;
+  body: string;
+  attach: string;
+  deviceInfo: string;
+  openid: string;
+  tradeType: string;
+  notifyUrl: string;
+  timeStart: string;
+  timeExpire: string;
+  timeExpireMs: number | null;
+  createdAt: number;
+  prepayId: string;
+  prepayIssuedAt: number;
+  state: TradeState;
+  transactionId: string | null;
+  timeEnd: string | null;
+  paidAt: number | null;
+  closedAt: number | null;
+  bankType: string;
+  refunds: Refund[];
+}
+
+export interface Refund {
+  outRefundNo: string;
+  refundId: string;
+  outTradeNo: string;
+  transactionId: string;
+  totalFee: number;
+  refundFee: number;
+  status: RefundStatus;
+  createdAt: number;
+  successAt: number | null;
+  notifyUrl: string | null;
+  refundDesc: string;
+}
+
+/** One request as the simulator received it (GET /__sim/received). */
+export interface Received {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  fields: Record<string, string> | null;
+  raw: string;
+  at: number;
+}
+
+const MAX_RECEIVED = 2000;
+
+export class SimState {
+  readonly options: ResolvedOptions;
+  readonly log: (line: string) => void;
+  readonly notifier: Notifier;
+  readonly orders = new Map<string, Order>();
+  readonly byTransactionId = new Map<string, Order>();
+  readonly prepays = new Map<string, { outTradeNo: string; issuedAt: number }>();
+  readonly refundsByNo = new Map<string, Refund>();
+  /** jscode2session codes already exchanged (a code works once) */
+  readonly usedCodes = new Set<string>();
+  /** openid → the appid it was issued under */
+  readonly openids = new Map<string, string>();
+  /** path → its queue of scripted faults (sim/faults.ts) */
+  readonly faults = new Map<string, Fault[]>();
+  /** releases of the requests a "timeout" fault keeps hanging */
+  readonly hangs = new Set<() => void>();
+  received: Received[] = [];
+  /** added by POST /__sim/clock */
+  offsetMs = 0;
+  closed = false;
+  private readonly baseNow: () => number;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(options: SimulatorOptions) {
+    this.options = {
+      timeScale: 1,
+      closeMinAgeSeconds: 300,
+      prepayValiditySeconds: 7200,
+      ackTimeoutMs: 5000,
+      faultTimeoutMs: 30000,
+      acceptLowercaseSign: false,
+      ...options,
+    };
+    if (this.options.apiKey.length !== 32) throw new Error("apiKey must be the 32-character API v2 key");
+    this.baseNow = this.options.now ?? Date.now;
+    this.log = this.options.log ?? (() => {});
+    const fetcher = this.options.fetch ?? ((...a: Parameters<typeof fetch>) => globalThis.fetch(...a));
+    this.notifier = new Notifier({
+      mode: this.options.delivery,
+      timeScale: this.options.timeScale,
+      ackTimeoutMs: this.options.ackTimeoutMs,
+      now: () => this.now(),
+      fetch: fetcher,
+      log: this.log,
+    });
+  }
+
+  /** The simulator clock (epoch ms): the configured clock plus the /__sim/clock offset. */
+  now(): number {
+    return this.baseNow() + this.offsetMs;
+  }
+
+  /** The deterministic openid of `user` under `appId`, remembered so unifiedorder can check the pair. */
+  openidFor(user: string, appId = this.options.appId): string {
+    const id = "o" + stableTag(`openid:${appId}:${user}`);
+    this.openids.set(id, appId);
+    return id;
+  }
+
+  /** Keeps a received request for GET /__sim/received (the newest MAX_RECEIVED). */
+  record(r: Received): void {
+    this.received.push(r);
+    if (this.received.length > MAX_RECEIVED) this.received = this.received.slice(-MAX_RECEIVED);
+  }
+
+  /** A real (unref'd) timer that reset() and close() cancel. */
+  later(fn: () => void, ms: number): ReturnType<typeof setTimeout> {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref?.();
+    this.timers.add(t);
+    return t;
+  }
+
+  /** Cancels a timer armed by later() before it fires. */
+  cancel(t: ReturnType<typeof setTimeout>): void {
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+
+  /** POST /__sim/reset: forget everything, release hanging faults, cancel timers and deliveries. */
+  reset(): void {
+    this.orders.clear();
+    this.byTransactionId.clear();
+    this.prepays.clear();
+    this.refundsByNo.clear();
+    this.usedCodes.clear();
+    this.openids.clear();
+    this.received = [];
+    this.faults.clear();
+    this.releaseHangsAndTimers();
+    this.notifier.reset();
+    this.offsetMs = 0;
+  }
+
+  /** Simulator.close(): stop delivering, release hanging faults, cancel timers. */
+  close(): void {
+    this.closed = true;
+    this.notifier.close();
+    this.releaseHangsAndTimers();
+  }
+
+  private releaseHangsAndTimers(): void {
+    for (const done of [...this.hangs]) done();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
