@@ -4,10 +4,10 @@
  * has its own XML reader) or with the simulator (sim/), so neither is ever checked against itself.
  *
  * It runs in Node (test/sim, test/e2e) and inside workerd (test/integration, where node:crypto comes
- * from nodejs_compat; test/integration/node-crypto.d.ts types the two functions used here). Keep it
- * to node:crypto's createHash/createHmac and Web-standard APIs.
+ * from nodejs_compat; test/integration/node-crypto.d.ts types the functions used here). Keep it to
+ * node:crypto's hashes and AES-256-ECB and Web-standard APIs.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
 
 export type SignType = "MD5" | "HMAC-SHA256";
 
@@ -51,4 +51,37 @@ export function parseXml(xml: string): Record<string, string> {
 export function xmlField(xml: string, name: string): string | undefined {
   const fields = parseXml(xml);
   return Object.hasOwn(fields, name) ? fields[name] : undefined;
+}
+
+/** The refund notification's AES key: the lowercase hex MD5 of the API key, as 32 bytes of text. */
+const reqInfoKey = (apiKey: string) => new TextEncoder().encode(createHash("md5").update(apiKey, "utf8").digest("hex"));
+
+const concat = (a: Uint8Array, b: Uint8Array) => {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};
+const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+/**
+ * A refund notification's `req_info` (pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16):
+ * base64 of AES-256-ECB with PKCS#7 padding, keyed with the MD5 hex of the API key.
+ */
+export function encryptReqInfo(plaintext: string, apiKey: string): string {
+  const cipher = createCipheriv("aes-256-ecb", reqInfoKey(apiKey), null);
+  return toBase64(concat(cipher.update(new TextEncoder().encode(plaintext)), cipher.final()));
+}
+
+/** The plaintext of a `req_info`, padding bytes kept (so block offsets stay visible to a test). */
+export function decryptReqInfoBlocks(reqInfo: string, apiKey: string): string {
+  const decipher = createDecipheriv("aes-256-ecb", reqInfoKey(apiKey), null).setAutoPadding(false);
+  return new TextDecoder().decode(concat(decipher.update(fromBase64(reqInfo)), decipher.final()));
+}
+
+/** The decrypted `req_info` plaintext without its PKCS#7 padding. */
+export function decryptReqInfo(reqInfo: string, apiKey: string): string {
+  const padded = decryptReqInfoBlocks(reqInfo, apiKey);
+  return padded.slice(0, padded.length - padded.charCodeAt(padded.length - 1));
 }

@@ -3,23 +3,14 @@
 // bill, WeChat's own limits (Int totals, well-formed UTF-16, empty fee_type), a notify's meaning
 // taken from trade_state, and one RECONCILE_DELAY_SECONDS for refunds too. All over HTTP against the
 // Worker in workerd with the simulator as WeChat.
-import { createDecipheriv, createHash } from "node:crypto";
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
+import { decryptReqInfo, decryptReqInfoBlocks, encryptReqInfo } from "../oracle";
 import { ORIGIN, admin, createOrder, login, payNotifyFields, postNotify, putProduct, signedNotifyXml, snapshot } from "./harness";
 import {
   ageRefund, completeAtWechat, deliverOwn, eventsOf, newOrder, orderRow, paidOrder, received, refundRow, requestRefund, spyWechat, xmlField,
 } from "./refund-harness";
-
-declare module "node:crypto" {
-  interface Decipher {
-    update(data: Uint8Array): Uint8Array;
-    final(): Uint8Array;
-    setAutoPadding(on: boolean): Decipher;
-  }
-  export function createDecipheriv(algorithm: "aes-256-ecb", key: Uint8Array, iv: null): Decipher;
-}
 
 const ACK = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
 const REFUND_NOTIFY = "/wechat/refund/notify";
@@ -34,13 +25,8 @@ afterEach(() => vi.restoreAllMocks());
 
 const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-
-/** The plaintext of a genuine req_info, decrypted independently of src/ (node:crypto, padding kept). */
-function decryptBlocks(reqInfo: string): string {
-  const key = new TextEncoder().encode(createHash("md5").update(env.WECHAT_PAY_KEY, "utf8").digest("hex"));
-  const decipher = createDecipheriv("aes-256-ecb", key, null).setAutoPadding(false);
-  return new TextDecoder().decode(decipher.update(fromBase64(reqInfo)));
-}
+/** A genuine req_info's plaintext, decrypted by the test oracle with its padding kept. */
+const decryptBlocks = (reqInfo: string) => decryptReqInfoBlocks(reqInfo, env.WECHAT_PAY_KEY);
 
 /**
  * The attack: the leading ciphertext blocks of `head` (up to the block holding `<refund_status>`)
@@ -145,10 +131,9 @@ describe("refund notifies are hints: WeChat's refundquery decides", () => {
     const r = await refund(order.outTradeNo, 100);
     const body = await finishedWithNotify(r, "SUCCESS");
     // Same order, an out_refund_no we never issued: re-encrypt the genuine plaintext with it.
-    const padded = decryptBlocks(xmlField(body, "req_info")!);
-    const plain = padded.slice(0, padded.length - padded.charCodeAt(padded.length - 1)).replace(r, "RPLATFORM00000000000001");
+    const plain = decryptReqInfo(xmlField(body, "req_info")!, env.WECHAT_PAY_KEY).replace(r, "RPLATFORM00000000000001");
     const before = await snapshot();
-    const reply = await postNotify(REFUND_NOTIFY, withReqInfo(body, await encryptAsWechat(plain)));
+    const reply = await postNotify(REFUND_NOTIFY, withReqInfo(body, encryptAsWechat(plain)));
     expect([reply.status, reply.text]).toEqual([200, ACK]);
     const after = await snapshot();
     expect(after.refunds).toEqual(before.refunds);
@@ -158,18 +143,7 @@ describe("refund notifies are hints: WeChat's refundquery decides", () => {
 });
 
 /** base64(AES-256-ECB(PKCS#7)) of `plain` with WeChat's derived key (as the simulator would write it). */
-async function encryptAsWechat(plain: string): Promise<string> {
-  const { createCipheriv } = (await import("node:crypto")) as unknown as {
-    createCipheriv(a: "aes-256-ecb", k: Uint8Array, iv: null): { update(d: Uint8Array): Uint8Array; final(): Uint8Array };
-  };
-  const key = new TextEncoder().encode(createHash("md5").update(env.WECHAT_PAY_KEY, "utf8").digest("hex"));
-  const cipher = createCipheriv("aes-256-ecb", key, null);
-  const parts = [cipher.update(new TextEncoder().encode(plain)), cipher.final()];
-  const out = new Uint8Array(parts[0]!.length + parts[1]!.length);
-  out.set(parts[0]!);
-  out.set(parts[1]!, parts[0]!.length);
-  return toBase64(out);
-}
+const encryptAsWechat = (plain: string) => encryptReqInfo(plain, env.WECHAT_PAY_KEY);
 
 /**
  * The req_info WeChat would send for `outRefundNo` if it said PROCESSING (never sent, but its leading

@@ -1,5 +1,6 @@
-// The workerd test project uses Node's crypto (nodejs_compat) as an independent signer; the workers
-// types do not describe node: modules, so declare the two functions the test oracle (test/oracle.ts) uses.
+// The workerd test project uses Node's crypto (nodejs_compat) as an independent implementation; the
+// workers types do not describe node: modules, so declare the functions the test oracle
+// (test/oracle.ts) uses: hashes for signatures, AES-256-ECB for refund notifications' req_info.
 declare module "node:crypto" {
   interface Hash {
     update(data: string, encoding?: "utf8"): Hash;
@@ -7,4 +8,11 @@ declare module "node:crypto" {
   }
   export function createHash(algorithm: "md5" | "sha256"): Hash;
   export function createHmac(algorithm: "sha256", key: string): Hash;
+  interface Cipher {
+    update(data: Uint8Array): Uint8Array;
+    final(): Uint8Array;
+    setAutoPadding(on: boolean): Cipher;
+  }
+  export function createCipheriv(algorithm: "aes-256-ecb", key: Uint8Array, iv: null): Cipher;
+  export function createDecipheriv(algorithm: "aes-256-ecb", key: Uint8Array, iv: null): Cipher;
 }

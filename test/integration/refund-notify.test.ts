@@ -2,20 +2,12 @@
 // (duplicates, concurrent copies), CHANGE as a non-final state, contradictions of final states, key
 // rotation and a D1 failure. req_info is encrypted here with node:crypto (aes-256-ecb, PKCS#7), an
 // implementation independent of the code under test.
-import { createCipheriv, createHash } from "node:crypto";
 import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
+import { encryptReqInfo } from "../oracle";
 import { ORIGIN, login, postNotify, putProduct, rows, sim, snapshot } from "./harness";
 import { completeAtWechat, deliverOwn, eventsOf, orderRow, paidOrder, refundRow, requestRefund, spyWechat, wechatReply } from "./refund-harness";
-
-declare module "node:crypto" {
-  interface Cipher {
-    update(data: Uint8Array): Uint8Array;
-    final(): Uint8Array;
-  }
-  export function createCipheriv(algorithm: "aes-256-ecb", key: Uint8Array, iv: null): Cipher;
-}
 
 const NOTIFY = "/wechat/refund/notify";
 const ACK = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
@@ -36,17 +28,8 @@ async function processingRefund(refundFee = 100) {
   return { order, outRefundNo: row.out_refund_no as string, refundId: row.refund_id as string, refundFee };
 }
 
-const md5Hex = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
-
-/** base64(AES-256-ECB(PKCS#7)) with key = lowercase hex MD5 of the API key (reference §7.4). */
-function encrypt(plaintext: string, apiKey = env.WECHAT_PAY_KEY): string {
-  const cipher = createCipheriv("aes-256-ecb", new TextEncoder().encode(md5Hex(apiKey)), null);
-  const parts = [cipher.update(new TextEncoder().encode(plaintext)), cipher.final()];
-  const bytes = new Uint8Array(parts[0]!.length + parts[1]!.length);
-  bytes.set(parts[0]!);
-  bytes.set(parts[1]!, parts[0]!.length);
-  return btoa(String.fromCharCode(...bytes));
-}
+/** base64(AES-256-ECB(PKCS#7)) with key = lowercase hex MD5 of the API key, from the test oracle. */
+const encrypt = (plaintext: string, apiKey = env.WECHAT_PAY_KEY) => encryptReqInfo(plaintext, apiKey);
 
 const plaintext = (fields: Record<string, string>) =>
   `<root>\n${Object.entries(fields).map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`).join("\n")}\n</root>`;
