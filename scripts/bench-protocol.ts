@@ -5,7 +5,7 @@ import { ACK_XML, readXml, writeXml } from "../src/wechatpay/xml";
 
 const KEY = "192006250b4c09247ec02edce69f6a2d";
 
-/** A realistic 20-field payment notification (reference §5.1), signed with `type`. */
+/** A realistic 20-field payment notification (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7), signed with `type`. */
 async function notification(type: SignType): Promise<string> {
   const fields: Fields = {
     appid: "wxd930ea5d5a258f4f", attach: "table 7", bank_type: "CMC", cash_fee: "1990", coupon_count: "0",

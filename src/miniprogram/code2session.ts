@@ -1,5 +1,6 @@
 /**
- * Mini-program login: exchanges a `wx.login` code for openid + session_key (reference §2).
+ * Mini-program login: exchanges a `wx.login` code for openid + session_key
+ * (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html).
  * Pure and runtime-neutral: the fetcher and base URL are injected, so the simulator and tests can
  * stand in for api.weixin.qq.com.
  */

@@ -25,7 +25,7 @@ export async function cancelOrder(deps: Deps, order: OrderRow): Promise<OrderRow
     throw orderPaid();
   }
   logEvent("closeorder_failed", { outTradeNo: order.out_trade_no, kind: result.kind, errCode: result.kind === "result_fail" ? result.errCode : null });
-  // WeChat refuses closeorder during an order's first 5 minutes (reference §6.3), usually with
+  // WeChat refuses closeorder during an order's first 5 minutes (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3), usually with
   // SYSTEMERROR: say so, and when to try again, instead of a bare "try again".
   const retryAfterMs = order.created_at + CLOSE_MIN_AGE_MS - deps.now().getTime();
   if (result.kind === "result_fail" && result.errCode === "SYSTEMERROR" && retryAfterMs > 0) {

@@ -1,5 +1,5 @@
 /**
- * WeChat's payment notification (DESIGN.md rule 3): raw XML in, raw XML out. Order of checks:
+ * WeChat's payment notification (rules 3–4 in docs/ARCHITECTURE.md): raw XML in, raw XML out. Order of checks:
  * read (hardened, capped) → verify signature (pinned algorithm, current and previous key) →
  * appid/mch_id → KV fast path for a transaction already committed → the one transition function.
  * The ACK is only sent after D1 has committed what the notification means.

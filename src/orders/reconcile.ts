@@ -1,23 +1,20 @@
 /**
- * The scheduled reconciliation job (DESIGN.md rule 6), run by the cron trigger and by
+ * The scheduled reconciliation job (rule 9 in docs/ARCHITECTURE.md), run by the cron trigger and by
  * POST /admin/reconcile. It asks WeChat about what D1 still has open and applies every answer
  * through the one transition of its kind (applyTradeReport for orders, applyRefundReport for
  * refunds), so a run never writes state any other way and a second run, concurrent or not, can
  * never apply anything twice.
  *
- * Bounded twice, because a Worker invocation has two budgets: subrequests (50 on the free plan) and
- * D1 queries (50 on the free plan, 1000 on paid). By default a run makes at most 36
- * calls to WeChat and at most 45 D1 queries, both counted for real (D1 through
- * a counting wrapper of deps.db: each statement and each batch is one query). Refunds go first with
- * at most 16 calls and 20 queries; orders get the rest. An item
- * is only started when what is left of BOTH budgets covers its worst case (ITEM_COST: a refund
- * without refund_id may need refundquery + a re-send; an expired order closeorder + orderquery), so
- * the run ends under the caps whatever WeChat answers; the rest waits for the next run (every five
- * minutes). A paid-plan deployment can pass higher limits to runReconciliation.
- * Every item is claimed with a conditional UPDATE stamped with the time of the claim before WeChat is
- * called, so two runs at once split the work instead of doubling it, and items are taken least
- * recently checked first (then oldest first), so items that stay open cannot starve the others. One
- * failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
+ * Bounded twice, because a Worker invocation has two budgets: subrequests and D1 queries (50 each
+ * on the free plan). A run stays within DEFAULT_RECONCILE_LIMITS (or the limits passed to
+ * runReconciliation on a paid plan), both counted for real (D1 through a counting wrapper of
+ * deps.db: each statement and each batch is one query). Refunds go first, within their own share;
+ * orders get the rest. An item is only started when what is left of BOTH budgets covers its worst
+ * case (ITEM_COST), so the run ends under the caps whatever WeChat answers; the rest waits for the
+ * next run. Every item is claimed with a conditional UPDATE stamped with the time of the claim
+ * before WeChat is called, so two runs at once split the work instead of doubling it, and items are
+ * taken least recently checked first (then oldest first), so items that stay open cannot starve the
+ * others. One failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
  */
 import { logEvent } from "../log";
 import { claimQuerySlot, listOrdersToReconcile, type OrderRow } from "../store/orders";

@@ -31,12 +31,12 @@ export const MAX_REFUNDS_PER_ORDER = 50;
 /** refund_desc is String(80); we cut the reason at 80 UTF-8 bytes on a character boundary. */
 const REFUND_DESC_MAX_BYTES = 80;
 
-/** err_codes after which WeChat asks for a retry with the same out_refund_no (reference §7.1). */
+/** err_codes after which WeChat asks for a retry with the same out_refund_no (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4). */
 const RETRYABLE = new Set(["SYSTEMERROR", "BIZERR_NEED_RETRY", "ORDER_NOT_READY", "FREQUENCY_LIMITED", "INVALID_REQ_TOO_MUCH"]);
 /** Refusals that mean WeChat's view of the order differs from ours: someone must look. */
 const DISAGREEMENT = new Set(["ORDERNOTEXIST", "REFUND_FEE_MISMATCH", "INVALID_REQUEST", "INVALID_TRANSACTIONID", "ERROR"]);
 /**
- * Codes documented as a final "no" (reference §7.1): only these close the refund and release its
+ * Codes documented as a final "no" (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4): only these close the refund and release its
  * amount. An unknown or missing err_code keeps the refund PROCESSING (amount held) and is recorded
  * as an anomaly, because releasing money we are not sure WeChat refused would let the books drift.
  */

@@ -1,4 +1,4 @@
-/** JSON shapes of the HTTP contract (DESIGN.md): rows in, API objects out. Money stays integer fen. */
+/** JSON shapes of the HTTP contract (README, "HTTP API"): rows in, API objects out. Money stays integer fen. */
 import type { EventRow } from "../store/events";
 import type { OrderItemRow, OrderRow } from "../store/orders";
 import type { RefundRow } from "../store/refunds";

@@ -1,4 +1,4 @@
-/** wx.login code → jscode2session → user upsert → our session token (DESIGN.md, POST /api/login). */
+/** wx.login code → jscode2session → user upsert → our session token (README, POST /api/login). */
 import type { Config } from "../config";
 import { ApiError } from "../errors";
 import { logEvent } from "../log";

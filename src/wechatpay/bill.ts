@@ -1,5 +1,5 @@
 /**
- * downloadbill body parsing (reference §8). The success body is not XML but backtick-prefixed CSV:
+ * downloadbill body parsing (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6). The success body is not XML but backtick-prefixed CSV:
  * a header row, data rows, a summary header row and one summary row; amounts in yuan. Columns are
  * looked up by their Chinese header names, so the ALL, SUCCESS and REFUND layouts (and the legacy
  * pre-2018 names) all go through the same code.

@@ -1,8 +1,8 @@
 /**
  * The typed WeChat Pay v2 client. Every call: signed request with the pinned sign type and a fresh
  * nonce, one deadline, a capped body read through the hardened XML reader, then the three layers of
- * reference §0 in order: return_code (unsigned envelope), signature + appid/mch_id, result_code.
- * Nothing from a reply whose signature fails is ever returned (DESIGN rule 5).
+ * WeChat's replies in order (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1): return_code (unsigned envelope), signature + appid/mch_id,
+ * result_code. Nothing from a reply whose signature fails is ever returned.
  */
 import { isBillErrorXml, parseBill, readBillError, BillError, type Bill } from "./bill";
 import { readBodyCapped, discardBody, withDeadline, ReplyTooLargeError, TransportError, type Fetcher } from "./http";

@@ -1,6 +1,6 @@
 /**
  * Random identifiers for the v2 protocol: nonce_str, out_trade_no, out_refund_no. All randomness
- * comes from crypto.getRandomValues (DESIGN rule 5); Math.random is never used.
+ * comes from crypto.getRandomValues; Math.random is never used.
  */
 import { beijingTimestamp } from "./time";
 

@@ -1,6 +1,6 @@
 /**
  * Money conversions done on strings, never through floating point: `0.07 * 100` is
- * 7.000000000000001 and `19.9 * 100` is 1989.9999999999998 (reference §10.3). WeChat's XML carries
+ * 7.000000000000001 and `19.9 * 100` is 1989.9999999999998. WeChat's XML carries
  * integer fen; bills carry yuan with up to two decimals.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The second signature: the parameters `wx.requestPayment` takes (reference §4).
+ * The second signature: the parameters `wx.requestPayment` takes (https://pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=7_7).
  */
 import { nonceStr as newNonce } from "./ids";
 import { sign, type SignType } from "./sign";

@@ -1,5 +1,5 @@
 /**
- * Refund-notify `req_info` decryption (reference §7.4, DESIGN rule 4): base64 → AES-256-ECB with
+ * Refund-notify `req_info` decryption (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16; why it is only a hint: docs/ARCHITECTURE.md): base64 → AES-256-ECB with
  * key = the 32 ASCII bytes of lowercase hex MD5(API key) → PKCS#7 → `<root>` XML. Web Crypto has no
  * ECB, so @noble/ciphers (audited, pure JS) does the block cipher; padding is checked here so that a
  * wrong key or a tampered ciphertext gets its own error code.

@@ -1,5 +1,5 @@
 /**
- * Startup self-test of the signing code on this runtime: the official v2 example (reference §1.2)
+ * Startup self-test of the signing code on this runtime: the official v2 example (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3)
  * must sign to the documented values with both algorithms. Run once per isolate from GET /health.
  */
 import { sign } from "./sign";

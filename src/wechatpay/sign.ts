@@ -1,5 +1,5 @@
 /**
- * WeChat Pay API v2 signatures (reference §1): MD5 or HMAC-SHA256 over the canonical
+ * WeChat Pay API v2 signatures (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3): MD5 or HMAC-SHA256 over the canonical
  * `k=v&...&key=KEY` string, uppercase hex. Pure and runtime-neutral: spark-md5 for MD5 (Web Crypto
  * has no MD5) and `crypto.subtle` for HMAC, so the same code runs in workerd and Node.
  */
@@ -112,7 +112,7 @@ const HEX = /^[0-9A-Fa-f]+$/;
  * previous keys during a rotation). Returns false, never throws, for a missing, empty, wrong-length
  * or non-hex sign, and for a message whose own `sign_type` field names a different algorithm than
  * the pinned one (an attacker must not be able to downgrade HMAC to MD5 by saying so). A lowercase
- * sign is accepted after uppercasing, as WeChat's own comparison is case-insensitive (reference §1.4).
+ * sign is accepted after uppercasing, as WeChat's own comparison is case-insensitive (peer SDKs such as WxJava accept it too).
  */
 export async function verifySign(fields: Fields, keys: readonly string[], type: SignType): Promise<boolean> {
   try {

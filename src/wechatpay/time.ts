@@ -1,7 +1,7 @@
 /**
  * Beijing time (UTC+8, no daylight saving) formatting and parsing. WeChat's time_start, time_expire,
  * time_end, bill dates and refund success_time are Beijing wall-clock times whatever the server's
- * zone (reference §10.4); everything here works on UTC fields shifted by +8 h, so the machine's
+ * zone (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1, time_start/time_expire: GMT+8); everything here works on UTC fields shifted by +8 h, so the machine's
  * time zone never matters.
  */
 

@@ -1,8 +1,8 @@
 /**
  * The ONE hardened reader for XML from outside (notifications, WeChat replies, refund-notify
- * plaintext) and the writer for what we send (DESIGN rule 2).
+ * plaintext) and the writer for what we send (rule 2 in docs/ARCHITECTURE.md).
  *
- * Approach: fast-xml-parser (>= 5.12, per DESIGN) does the XML work, fenced by our own checks for the
+ * Approach: fast-xml-parser (>= 5.12, the project's chosen XML library) does the XML work, fenced by our own checks for the
  * tiny profile WeChat v2 uses (one root, flat scalar children, text or CDATA):
  *   1. byte cap before decoding, strict UTF-8, optional BOM and `<?xml ...?>` prolog;
  *   2. a cheap string pre-scan that rejects `<!` other than CDATA (DOCTYPE, ENTITY, comments),
@@ -12,13 +12,13 @@
  *      because XMLParser on its own is lenient about those;
  *   4. XMLParser with preserveOrder (so duplicates and mixed content stay visible), no entity or
  *      value processing, no trimming; then a structural post-check builds a null-prototype object.
- * A hand-written scanner would be about as long; using the library DESIGN chose keeps one
+ * A hand-written scanner would be about as long; using the chosen library keeps one
  * implementation of XML lexing in the codebase, and every WeChat-specific rule lives here.
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import type { Fields } from "./sign";
 
-/** Size cap for any XML body from outside, checked on bytes before decoding (DESIGN rule 2). */
+/** Size cap for any XML body from outside, checked on bytes before decoding. */
 export const MAX_XML_BYTES = 32 * 1024;
 
 /** Why an XML document was refused. Codes are stable; messages never echo the input. */
@@ -335,7 +335,7 @@ export function writeXml(fields: Fields, root = "xml"): string {
   return `${out}</${root}>`;
 }
 
-/** The acknowledgement WeChat expects from a notify handler (reference §5.2), byte for byte. */
+/** The acknowledgement WeChat expects from a notify handler (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7), byte for byte. */
 export const ACK_XML =
   "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
 
