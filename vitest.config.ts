@@ -51,7 +51,7 @@ export default defineConfig(async () => {
         {
           plugins: [
             cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
+              wrangler: { configPath: "./wrangler.jsonc" },
               miniflare: {
                 // SELF.scheduled() needs this test-only flag.
                 compatibilityFlags: ["service_binding_extra_handlers"],

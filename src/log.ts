@@ -1,6 +1,6 @@
 /**
  * Structured logs: one JSON object per event on stdout, picked up by Workers observability
- * (`[observability]` in wrangler.toml). Inside a request the request id is added automatically.
+ * (`"observability"` in wrangler.jsonc). Inside a request the request id is added automatically.
  * Callers pass identifiers and outcomes only: never keys, tokens, session keys or whole bodies.
  */
 import { tryGetContext } from "hono/context-storage";
