@@ -1,33 +1,10 @@
 /**
- * Configuration: the Worker's bindings and one validated {@link Config} built from vars and secrets.
- * The variable names are part of the deployment contract (DESIGN.md, "Configuration").
+ * Configuration: one validated {@link Config} built from the Worker's vars and secrets. The bindings,
+ * vars and secrets themselves are the global `Env`, generated from wrangler.jsonc by `npm run types`
+ * (worker-configuration.d.ts). The variable names are part of the deployment contract (README,
+ * "Configuration").
  */
 import type { SignType } from "./wechatpay/sign";
-
-/** Bindings, vars and secrets as the runtime hands them to the Worker. */
-export interface Env {
-  DB: D1Database;
-  NOTIFY_KV: KVNamespace;
-  /** mTLS client certificate for /secapi/* (production only). */
-  WXPAY_CERT?: Fetcher;
-  /** Workers rate-limit bindings: logins per client IP, order creations per user. */
-  LOGIN_LIMITER?: RateLimit;
-  ORDER_LIMITER?: RateLimit;
-  WECHAT_APPID?: string;
-  WECHAT_MCH_ID?: string;
-  WECHAT_APP_SECRET?: string;
-  WECHAT_PAY_KEY?: string;
-  WECHAT_PAY_KEY_PREVIOUS?: string;
-  WECHAT_SIGN_TYPE?: string;
-  WECHAT_NOTIFY_URL?: string;
-  WECHAT_REFUND_NOTIFY_URL?: string;
-  WECHAT_API_BASE?: string;
-  WECHAT_PAY_BASE?: string;
-  SESSION_SECRET?: string;
-  ADMIN_TOKEN?: string;
-  ORDER_TTL_MINUTES?: string;
-  RECONCILE_DELAY_SECONDS?: string;
-}
 
 /** The validated configuration every service works from. */
 export interface Config {
