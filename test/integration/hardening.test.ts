@@ -1,7 +1,7 @@
 // Production hardening at the HTTP level: config self-check on /health, abuse limits (429 +
 // Retry-After), security headers and request ids, JSON body rules, no internals in any response,
 // and logs that never carry secrets, tokens, session keys or notification bodies.
-import { env, SELF } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { ORIGIN, api, createOrder, login, payNotifyFields, putProduct, rows, signedNotifyXml } from "./harness";
@@ -15,7 +15,7 @@ const health = async (overrides: Record<string, unknown>) => {
 
 describe("config self-check", () => {
   it("GET /health is ok with the test config and runs the signing self-test", async () => {
-    const res = await SELF.fetch(`${ORIGIN}/health`);
+    const res = await exports.default.fetch(`${ORIGIN}/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
   });
@@ -110,14 +110,14 @@ describe("abuse limits", () => {
 describe("responses", () => {
   it("every response has a request id and security headers; an incoming request id is echoed", async () => {
     for (const path of ["/health", "/api/products", "/nope"]) {
-      const res = await SELF.fetch(`${ORIGIN}${path}`);
+      const res = await exports.default.fetch(`${ORIGIN}${path}`);
       await res.text();
       expect(res.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("x-frame-options")).toBeTruthy();
       expect(res.headers.get("strict-transport-security")).toContain("max-age");
     }
-    const echoed = await SELF.fetch(`${ORIGIN}/health`, { headers: { "x-request-id": "abc-123-def-456" } });
+    const echoed = await exports.default.fetch(`${ORIGIN}/health`, { headers: { "x-request-id": "abc-123-def-456" } });
     expect(echoed.headers.get("x-request-id")).toBe("abc-123-def-456");
   });
 
@@ -154,8 +154,8 @@ describe("logs", () => {
     const token = await login("logger");
     const { body } = await createOrder(token, [{ sku: "log-item", quantity: 1 }]);
     const xml = signedNotifyXml(payNotifyFields({ outTradeNo: body.order.outTradeNo, totalFee: 11 }));
-    await SELF.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: xml });
-    await SELF.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: "<xml><bad" });
+    await exports.default.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: xml });
+    await exports.default.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: "<xml><bad" });
     await api("POST", "/api/login", { body: { code: `bad-${Date.now()}` } });
     const [user] = await rows("SELECT session_key FROM users u JOIN orders o ON o.user_id = u.id WHERE o.out_trade_no = ?", body.order.outTradeNo);
     const all = lines.join("\n");

@@ -1,6 +1,6 @@
 // POST /api/login against the simulator's scripted codes (F10, B38), and every session-token
 // variant of the catalogue (B40): only an HS256 token of ours with exp, unexpired, untampered, passes.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { api, createOrder, login, putProduct, rows } from "./harness";

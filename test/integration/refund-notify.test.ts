@@ -3,7 +3,7 @@
 // rotation and a D1 failure. req_info is encrypted here with node:crypto (aes-256-ecb, PKCS#7), an
 // implementation independent of the code under test.
 import { createCipheriv, createHash } from "node:crypto";
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { ORIGIN, login, postNotify, putProduct, rows, sim, snapshot } from "./harness";
