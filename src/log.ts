@@ -11,3 +11,11 @@ export function logEvent(event: string, fields: LogFields = {}): void {
   const requestId = tryGetContext<{ Variables: { requestId: string } }>()?.var.requestId;
   console.log(JSON.stringify({ event, ...(requestId ? { requestId } : {}), ...fields }));
 }
+
+/**
+ * Our own failure (D1 down, a bug) that escaped a route: logged with its name and message, never a
+ * stack; the client only gets a generic 500.
+ */
+export function logUnhandledError(path: string, error: unknown): void {
+  logEvent("unhandled_error", { path, error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown" });
+}

@@ -145,6 +145,46 @@ describe("responses", () => {
   });
 });
 
+describe("WeChat callbacks answer every refusal and failure in WeChat's XML, never JSON", () => {
+  const fail = (msg: string) => `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[${msg}]]></return_msg></xml>`;
+  const send = async (path: string, init: RequestInit = {}, overrides: Record<string, unknown> = {}) => {
+    const res = await app.request(`${ORIGIN}${path}`, init, { ...env, ...overrides });
+    return { status: res.status, type: res.headers.get("content-type"), allow: res.headers.get("allow"), text: await res.text() };
+  };
+  const xmlFail = (status: number, msg: string) => ({ status, type: "text/xml; charset=utf-8", allow: null, text: fail(msg) });
+
+  it("no valid config → 503, a body over 32 KiB (streamed, no Content-Length) → 413, unknown path → 404", async () => {
+    expect(await send("/wechat/pay/notify", { method: "POST", body: "<xml/>" }, { WECHAT_PAY_KEY: "x" })).toEqual(xmlFail(503, "service unavailable"));
+    const chunk = new TextEncoder().encode("<xml>".padEnd(8192, " "));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({ pull: (c) => (sent++ < 8 ? c.enqueue(chunk) : c.close()) });
+    expect(await send("/wechat/refund/notify", { method: "POST", body: stream })).toEqual(xmlFail(413, "payload too large"));
+    for (const [method, path] of [["POST", "/wechat/nope"], ["GET", "/wechat/"], ["POST", "/wechat/pay/notify/extra"]]) {
+      expect(await send(path!, { method })).toEqual(xmlFail(404, "not found"));
+    }
+    // Outside /wechat/ the JSON error contract holds.
+    for (const path of ["/wechat", "/nope", "/api/nope"]) {
+      const reply = await send(path, { method: "POST" });
+      expect(reply.status).toBe(404);
+      expect(JSON.parse(reply.text)).toEqual({ error: { code: "NOT_FOUND", message: "no such route" } });
+    }
+  });
+
+  it("anything but POST on a callback → 405 with Allow: POST and no body", async () => {
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      expect(await send("/wechat/refund/notify", { method })).toEqual({ status: 405, type: null, allow: "POST", text: "" });
+    }
+  });
+
+  it("a failure of ours (here the request body breaks while being read) → 500 FAIL, logged as unhandled_error", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    const stream = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new Error("connection reset")) });
+    expect(await send("/wechat/pay/notify", { method: "POST", body: stream })).toEqual(xmlFail(500, "internal error"));
+    expect(lines.some((l) => l.includes('"event":"unhandled_error"') && l.includes('"path":"/wechat/pay/notify"'))).toBe(true);
+  });
+});
+
 describe("logs", () => {
   it("carry the request id and route, and never secrets, tokens, session keys or notification bodies", async () => {
     const lines: string[] = [];
