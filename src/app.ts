@@ -71,6 +71,10 @@ app.onError((error, c) => {
   if (error instanceof ApiError) {
     return c.json(errorBody(error.code, error.message, error.extra), error.status, error.headers);
   }
+  // hono/bearer-auth refusals (routes/bearer.ts).
+  if (error instanceof HTTPException && error.status === 401) {
+    return c.json(errorBody("UNAUTHORIZED", "missing or invalid bearer token"), 401);
+  }
   if (error instanceof HTTPException && error.status < 500) {
     return c.json(errorBody("BAD_REQUEST", "invalid request"), error.status);
   }

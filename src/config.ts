@@ -92,6 +92,11 @@ function buildConfig(env: Env): ConfigResult {
   if (sessionSecret && sessionSecret.length < 32) problems.push("SESSION_SECRET must be at least 32 characters");
   const adminToken = required("ADMIN_TOKEN");
   if (adminToken && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+  // It is sent as a bearer token (RFC 6750 syntax, enforced by hono/bearer-auth): any other
+  // character could never be presented, so /admin would refuse everyone.
+  if (adminToken && !/^[A-Za-z0-9._~+/-]+=*$/.test(adminToken)) {
+    problems.push("ADMIN_TOKEN must use only letters, digits and - . _ ~ + / (optionally ending in =)");
+  }
 
   if (isWechatProduction) {
     // Real money: refuse the well-known values of the docs and of .dev.vars.example.

@@ -64,6 +64,15 @@ describe("config self-check", () => {
     });
     expect(withCert).toEqual({ status: 200, body: { ok: true } });
   });
+
+  it("ADMIN_TOKEN must be usable as a bearer token: a space or other characters are a named problem", async () => {
+    for (const adminToken of ["admin token with spaces", "admin-token-0123456789!", "admin-token-01234567\u00e9"]) {
+      const { status, body } = await health({ ADMIN_TOKEN: adminToken });
+      expect(status).toBe(503);
+      expect(body.problems).toEqual([expect.stringContaining("ADMIN_TOKEN must use only")]);
+    }
+    expect(await health({ ADMIN_TOKEN: "Abc-123._~+/admin-token==" })).toEqual({ status: 200, body: { ok: true } });
+  });
 });
 
 describe("abuse limits", () => {

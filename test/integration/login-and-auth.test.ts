@@ -116,6 +116,21 @@ describe("B40 session tokens", () => {
     expect((await api("PUT", "/admin/products/auth-item", { token: env.ADMIN_TOKEN.slice(0, -1) + "x", body: { name: "x", priceFen: 1 } })).status).toBe(401);
   });
 
+  it("answers a malformed Authorization header with 401 UNAUTHORIZED (not 400) on /api and /admin", async () => {
+    const token = await login("oscar");
+    const malformed = ["Bearer", "Bearer ", `Bearer ${token} extra`, `Bearer ${token}!`, `Bearer\t${token}`, `Token ${token}`, `${token}`, "Bearer ***"];
+    for (const path of ["/api/orders", "/admin/orders"]) {
+      for (const authorization of malformed) {
+        const reply = await api("GET", path, { headers: { authorization } });
+        expect(reply.status, `${path} ${authorization}`).toBe(401);
+        expect(reply.body).toEqual({ error: { code: "UNAUTHORIZED", message: "missing or invalid bearer token" } });
+      }
+    }
+    // The scheme is case-insensitive (RFC 7235): a well-formed lower-case "bearer" still passes.
+    expect((await api("GET", "/api/orders", { headers: { authorization: `bearer ${token}` } })).status).toBe(200);
+    expect((await api("GET", "/admin/orders", { headers: { authorization: `bearer ${env.ADMIN_TOKEN}` } })).status).toBe(200);
+  });
+
   it("ignores amount, openid and out_trade_no sent by the client", async () => {
     const token = await login("oscar");
     const reply = await createOrder(token, [{ sku: "auth-item", quantity: 2 }], { amount: 1, totalFee: 1, openid: "evil", out_trade_no: "evil-order" });
