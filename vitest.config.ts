@@ -3,7 +3,10 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { createSimulator } from "./sim/core.ts";
 
-/** Every var and secret the workerd tests rely on, pinned (a local .dev.vars must not leak in). */
+/**
+ * Every var and secret the workerd tests rely on, pinned (a local .dev.vars must not leak in). The
+ * "Missing required secrets" warning wrangler prints at start-up is expected: they are set here.
+ */
 const TEST_VARS = {
   WECHAT_APPID: "wxd930ea5d5a258f4f",
   WECHAT_MCH_ID: "10000100",
