@@ -1,6 +1,6 @@
 /**
  * The one error type routes and services throw to produce a JSON error
- * `{"error":{"code","message"}}` (DESIGN.md, "HTTP contract"). Anything else that escapes is a 500
+ * `{"error":{"code","message"}}` (README, "HTTP API"). Anything else that escapes is a 500
  * with a generic message: internals never reach a client.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
