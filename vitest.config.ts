@@ -21,6 +21,12 @@ const TEST_VARS = {
   RECONCILE_DELAY_SECONDS: "60",
 };
 
+// Each time the plugin reads wrangler.jsonc (once per test file), wrangler looks for the required
+// secrets in .dev.vars or process.env, says where, and warns that they are missing: they are pinned in
+// miniflare.bindings below instead, so only wrangler's errors are shown here (WRANGLER_LOG=debug to
+// see everything). wrangler processes the tests start themselves pass their own --log-level.
+process.env.WRANGLER_LOG ??= "error";
+
 /**
  * One simulator for the whole workerd project: it is the Worker's outbound network
  * (outboundService) and the tests' control surface (the SIM service binding). It runs here in Node;
@@ -51,7 +57,7 @@ export default defineConfig(async () => {
         {
           plugins: [
             cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
+              wrangler: { configPath: "./wrangler.jsonc" },
               miniflare: {
                 // SELF.scheduled() needs this test-only flag.
                 compatibilityFlags: ["service_binding_extra_handlers"],

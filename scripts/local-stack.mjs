@@ -62,7 +62,7 @@ async function waitForHealth(url, child, timeoutMs) {
 
 /**
  * Starts the simulator and the Worker. `vars` are passed to wrangler as --var (they win over
- * wrangler.toml [vars]); the simulator is configured with the same appid, mch_id, key and secret.
+ * wrangler.jsonc "vars"); the simulator is configured with the same appid, mch_id, key and secret.
  */
 export async function startStack({ workerPort = 8787, simPort = 8788, persistTo = ".wrangler/state", vars, simOptions = {}, echo = false }) {
   migrateLocal(persistTo);

@@ -1,35 +1,59 @@
-// Size budget: bundle the Worker the way wrangler does (esbuild, ESM, minified), gzip it, and
-// fail above the budget. Printed, never timed.
-import { build } from "esbuild";
+// Size budget of the deployed Worker: builds it exactly as `npm run deploy` would upload it
+// (`wrangler deploy --dry-run --env production`, minified per wrangler.jsonc) into a temporary
+// directory, gzips the uploaded modules the way wrangler reports them, and fails above the budget.
+// The breakdown by package / src folder (esbuild's metafile, minified bytes) is informative only.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { gzipSync } from "node:zlib";
 
 const BUDGET_BYTES = 64 * 1024;
-const result = await build({
-  entryPoints: ["src/index.ts"],
-  bundle: true,
-  minify: true,
-  format: "esm",
-  platform: "neutral",
-  target: "es2022",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["cloudflare:*", "node:*"],
-  write: false,
-  metafile: true,
-});
-const code = result.outputFiles[0].contents;
-const gz = gzipSync(code, { level: 9 }).length;
-const kib = (n) => (n / 1024).toFixed(1) + " KiB";
-console.log(`worker bundle: ${kib(code.length)} minified, ${kib(gz)} gzipped (budget ${kib(BUDGET_BYTES)} gzipped)`);
-const inputs = Object.entries(result.metafile.outputs)[0][1].inputs;
-const byPackage = {};
-for (const [file, info] of Object.entries(inputs)) {
-  const m = file.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-  const key = m ? m[1] : "src";
-  byPackage[key] = (byPackage[key] ?? 0) + info.bytesInOutput;
-}
-for (const [k, v] of Object.entries(byPackage).sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(24)} ${kib(v)}`);
-if (gz > BUDGET_BYTES) {
-  console.error(`over budget by ${kib(gz - BUDGET_BYTES)}`);
-  process.exit(1);
+const kib = (n) => (n / 1024).toFixed(2) + " KiB";
+
+const work = mkdtempSync(path.join(tmpdir(), "worker-size-"));
+try {
+  const outdir = path.join(work, "bundle");
+  const metafile = path.join(work, "meta.json");
+  const build = spawnSync(
+    "npx",
+    ["wrangler", "deploy", "--dry-run", "--env", "production", "--outdir", outdir, "--metafile", metafile],
+    { encoding: "utf8", env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } },
+  );
+  if (build.status !== 0) {
+    console.error(`${build.stdout}\n${build.stderr}\nwrangler deploy --dry-run failed`);
+    process.exit(1);
+  }
+
+  // What deploy uploads: the modules in outdir (the entry first), not the source maps or wrangler's README.
+  const modules = readdirSync(outdir)
+    .filter((f) => !f.endsWith(".map") && f !== "README.md")
+    .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)));
+  const contents = modules.map((f) => readFileSync(path.join(outdir, f)));
+  const raw = contents.reduce((n, c) => n + c.length, 0);
+  // wrangler's "Total Upload" figure: gzip (default level) of the modules concatenated.
+  const gz = gzipSync(Buffer.concat(contents)).length;
+  const reported = /Total Upload: [^\n]*/.exec(build.stdout)?.[0];
+  console.log(`deployed worker (${modules.join(", ")}): ${kib(raw)} minified, ${kib(gz)} gzipped (budget ${kib(BUDGET_BYTES)} gzipped)`);
+  if (reported) console.log(`  wrangler: ${reported}`);
+
+  const meta = JSON.parse(readFileSync(metafile, "utf8"));
+  const output = Object.entries(meta.outputs).find(([file]) => !file.endsWith(".map"))?.[1];
+  const byGroup = {};
+  for (const [file, info] of Object.entries(output?.inputs ?? {})) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1];
+    const group = pkg ?? (/^src\/[^/]+\//.exec(file)?.[0] ?? (file.startsWith("src/") ? "src/*.ts" : file));
+    byGroup[group] = (byGroup[group] ?? 0) + info.bytesInOutput;
+  }
+  console.log("  minified bytes by package / src folder (informative):");
+  for (const [group, bytes] of Object.entries(byGroup).sort((a, b) => b[1] - a[1])) {
+    console.log(`    ${group.padEnd(28)} ${kib(bytes)}`);
+  }
+
+  if (gz > BUDGET_BYTES) {
+    console.error(`over budget by ${kib(gz - BUDGET_BYTES)}`);
+    process.exit(1);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
-// The one test command (README, .ci/run): typecheck + every vitest project (unit, integration,
-// simulator, end-to-end) + the bundle size budget, closed by one plain summary line for the whole
+// The one test command (README, .ci/run): typecheck + generated Env types up to date + every vitest
+// project (unit, integration, simulator, end-to-end) + the bundle size budget, closed by one plain summary line for the whole
 // run: "N passed, M failed". Each check is counted as one test; vitest tests are counted one by one.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -20,6 +20,8 @@ function check(label, cmd, args) {
 }
 
 check("typecheck", "npm", ["run", "--silent", "typecheck"]);
+// worker-configuration.d.ts must match wrangler.jsonc (regenerate with `npm run types`).
+check("Env types up to date", "npm", ["run", "--silent", "types", "--", "--check"]);
 
 mkdirSync(".test-results", { recursive: true });
 rmSync(".test-results/vitest.json", { force: true });

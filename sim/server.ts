@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { createSimulator } from "./core.ts";
 import type { Simulator, SimulatorOptions } from "./core.ts";
 
-/** The local defaults: equal to wrangler.toml [vars] and .dev.vars.example. Never production values. */
+/** The local defaults: equal to wrangler.jsonc "vars" and .dev.vars.example. Never production values. */
 export const LOCAL_DEFAULTS = {
   appId: "wxd930ea5d5a258f4f",
   mchId: "10000100",

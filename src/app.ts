@@ -1,35 +1,30 @@
 /**
- * The Hono app: config check, body limits, route mounting and the error boundary (JSON under /api
- * and /admin, WeChat's XML under /wechat). No stack trace or internal message ever reaches a client.
+ * The Hono app: request ids, security headers and request logs for everything; /health; the config
+ * guard, body limit and JSON error boundary of /api and /admin; and the /wechat sub-app, which owns
+ * its XML answers (routes/wechat.ts). No stack trace or internal message ever reaches a client.
  */
 import { Hono } from "hono/tiny";
 import { bodyLimit } from "hono/body-limit";
 import { contextStorage } from "hono/context-storage";
-import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { loadConfig } from "./config";
 import { ApiError } from "./errors";
-import { logEvent } from "./log";
-import { buildDeps } from "./orders/deps";
+import { logEvent, logUnhandledError } from "./log";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
+import { requireConfig } from "./routes/config-guard";
 import { JSON_BODY_LIMIT } from "./routes/json";
 import { orderRoutes } from "./routes/orders";
 import { productRoutes } from "./routes/products";
 import type { AppEnv } from "./routes/types";
 import { wechatRoutes } from "./routes/wechat";
 import { signingSelfTest } from "./wechatpay/self-test";
-import { MAX_XML_BYTES, failXml } from "./wechatpay/xml";
-
-const isWechatPath = (path: string) => path.startsWith("/wechat/");
 
 function errorBody(code: string, message: string, extra: Record<string, string> = {}) {
   return { error: { code, message, ...extra } };
 }
-
-const xmlHeaders = { "Content-Type": "text/xml; charset=utf-8" };
 
 export const app = new Hono<AppEnv>();
 
@@ -53,30 +48,16 @@ app.get("/health", async (c) => {
   return problems.length === 0 ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
 });
 
-/** Every other route needs a valid config; problems are reported by name on /health only. */
-const withConfig = createMiddleware<AppEnv>(async (c, next) => {
-  const result = loadConfig(c.env);
-  if (!result.ok) {
-    if (isWechatPath(c.req.path)) return c.body(failXml("service unavailable"), 503, xmlHeaders);
-    return c.json(errorBody("CONFIG_ERROR", "the service is not configured; see GET /health"), 503);
-  }
-  c.set("config", result.config);
-  c.set("deps", buildDeps(c.env, result.config));
-  await next();
+// /api and /admin need a valid config and take JSON bodies of at most 16 KiB; /wechat has its own.
+const jsonConfigGuard = requireConfig((c) =>
+  c.json(errorBody("CONFIG_ERROR", "the service is not configured; see GET /health"), 503),
+);
+const jsonBodyLimit = bodyLimit({
+  maxSize: JSON_BODY_LIMIT,
+  onError: (c) => c.json(errorBody("PAYLOAD_TOO_LARGE", `body must be at most ${JSON_BODY_LIMIT} bytes`), 413),
 });
-
-const tooLarge = (limit: number) =>
-  bodyLimit({
-    maxSize: limit,
-    onError: (c) =>
-      isWechatPath(c.req.path)
-        ? c.body(failXml("payload too large"), 413, xmlHeaders)
-        : c.json(errorBody("PAYLOAD_TOO_LARGE", `body must be at most ${limit} bytes`), 413),
-  });
-
-app.use("/api/*", withConfig, tooLarge(JSON_BODY_LIMIT));
-app.use("/admin/*", withConfig, tooLarge(JSON_BODY_LIMIT));
-app.use("/wechat/*", withConfig, tooLarge(MAX_XML_BYTES));
+app.use("/api/*", jsonConfigGuard, jsonBodyLimit);
+app.use("/admin/*", jsonConfigGuard, jsonBodyLimit);
 
 app.route("/api", authRoutes);
 app.route("/api", productRoutes);
@@ -84,22 +65,20 @@ app.route("/api", orderRoutes);
 app.route("/wechat", wechatRoutes);
 app.route("/admin", adminRoutes);
 
-app.notFound((c) => {
-  if (isWechatPath(c.req.path)) return c.body(failXml("not found"), 404, xmlHeaders);
-  return c.json(errorBody("NOT_FOUND", "no such route"), 404);
-});
+app.notFound((c) => c.json(errorBody("NOT_FOUND", "no such route"), 404));
 
 app.onError((error, c) => {
   if (error instanceof ApiError) {
     return c.json(errorBody(error.code, error.message, error.extra), error.status, error.headers);
   }
-  if (error instanceof HTTPException && error.status < 500) {
-    return isWechatPath(c.req.path)
-      ? c.body(failXml("invalid request"), error.status, xmlHeaders)
-      : c.json(errorBody("BAD_REQUEST", "invalid request"), error.status);
+  // hono/bearer-auth refusals (routes/bearer.ts).
+  if (error instanceof HTTPException && error.status === 401) {
+    return c.json(errorBody("UNAUTHORIZED", "missing or invalid bearer token"), 401);
   }
-  // Our own failure (D1 down, a bug): WeChat must retry; clients get a generic message.
-  logEvent("unhandled_error", { path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : "unknown" });
-  if (isWechatPath(c.req.path)) return c.body(failXml("internal error"), 500, xmlHeaders);
+  if (error instanceof HTTPException && error.status < 500) {
+    return c.json(errorBody("BAD_REQUEST", "invalid request"), error.status);
+  }
+  // Our own failure (D1 down, a bug): clients get a generic message.
+  logUnhandledError(c.req.path, error);
   return c.json(errorBody("INTERNAL", "internal error"), 500);
 });

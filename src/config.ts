@@ -1,33 +1,10 @@
 /**
- * Configuration: the Worker's bindings and one validated {@link Config} built from vars and secrets.
- * The variable names are part of the deployment contract (DESIGN.md, "Configuration").
+ * Configuration: one validated {@link Config} built from the Worker's vars and secrets. The bindings,
+ * vars and secrets themselves are the global `Env`, generated from wrangler.jsonc by `npm run types`
+ * (worker-configuration.d.ts). The variable names are part of the deployment contract (README,
+ * "Configuration").
  */
 import type { SignType } from "./wechatpay/sign";
-
-/** Bindings, vars and secrets as the runtime hands them to the Worker. */
-export interface Env {
-  DB: D1Database;
-  NOTIFY_KV: KVNamespace;
-  /** mTLS client certificate for /secapi/* (production only). */
-  WXPAY_CERT?: Fetcher;
-  /** Workers rate-limit bindings: logins per client IP, order creations per user. */
-  LOGIN_LIMITER?: RateLimit;
-  ORDER_LIMITER?: RateLimit;
-  WECHAT_APPID?: string;
-  WECHAT_MCH_ID?: string;
-  WECHAT_APP_SECRET?: string;
-  WECHAT_PAY_KEY?: string;
-  WECHAT_PAY_KEY_PREVIOUS?: string;
-  WECHAT_SIGN_TYPE?: string;
-  WECHAT_NOTIFY_URL?: string;
-  WECHAT_REFUND_NOTIFY_URL?: string;
-  WECHAT_API_BASE?: string;
-  WECHAT_PAY_BASE?: string;
-  SESSION_SECRET?: string;
-  ADMIN_TOKEN?: string;
-  ORDER_TTL_MINUTES?: string;
-  RECONCILE_DELAY_SECONDS?: string;
-}
 
 /** The validated configuration every service works from. */
 export interface Config {
@@ -115,6 +92,11 @@ function buildConfig(env: Env): ConfigResult {
   if (sessionSecret && sessionSecret.length < 32) problems.push("SESSION_SECRET must be at least 32 characters");
   const adminToken = required("ADMIN_TOKEN");
   if (adminToken && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+  // It is sent as a bearer token (RFC 6750 syntax, enforced by hono/bearer-auth): any other
+  // character could never be presented, so /admin would refuse everyone.
+  if (adminToken && !/^[A-Za-z0-9._~+/-]+=*$/.test(adminToken)) {
+    problems.push("ADMIN_TOKEN must use only letters, digits and - . _ ~ + / (optionally ending in =)");
+  }
 
   if (isWechatProduction) {
     // Real money: refuse the well-known values of the docs and of .dev.vars.example.

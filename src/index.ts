@@ -1,6 +1,6 @@
 /** Worker entry: HTTP through the Hono app, cron through the reconciliation job. */
 import { app } from "./app";
-import { loadConfig, type Env } from "./config";
+import { loadConfig } from "./config";
 import { logEvent } from "./log";
 import { buildDeps } from "./orders/deps";
 import { runReconciliation } from "./orders/reconcile";

@@ -1,25 +1,15 @@
-// Bindings the workerd test project sees (vitest.config.ts pins every var and secret).
+// Test-only bindings that vitest.config.ts adds to the workerd project. Everything else in `env`
+// (from "cloudflare:workers") is the Worker's own Env, generated from wrangler.jsonc by
+// `npm run types` (worker-configuration.d.ts); vitest.config.ts pins every var and secret in it.
 declare global {
   namespace Cloudflare {
     interface Env {
-      DB: D1Database;
-      NOTIFY_KV: KVNamespace;
       /** The simulator's control surface (same instance as the Worker's outbound fetches). */
       SIM: Fetcher;
-      LOGIN_LIMITER: RateLimit;
-      ORDER_LIMITER: RateLimit;
-      /** Test-only: 3 requests per 60 s, swapped in for the real limiters by the rate-limit tests. */
+      /** 3 requests per 60 s, swapped in for the real limiters by the rate-limit tests. */
       TIGHT_LIMITER: RateLimit;
+      /** migrations/, read once by vitest.config.ts and applied by test/setup.ts. */
       TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
-      WECHAT_APPID: string;
-      WECHAT_MCH_ID: string;
-      WECHAT_PAY_KEY: string;
-      WECHAT_APP_SECRET: string;
-      WECHAT_SIGN_TYPE: string;
-      WECHAT_API_BASE: string;
-      WECHAT_PAY_BASE: string;
-      SESSION_SECRET: string;
-      ADMIN_TOKEN: string;
     }
   }
 }

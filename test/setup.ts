@@ -1,2 +1,3 @@
-import { applyD1Migrations, env } from "cloudflare:test";
+import { applyD1Migrations } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);

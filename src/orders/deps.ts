@@ -1,5 +1,5 @@
 /** What the order services need, built once per request (or per scheduled run) from the Env. */
-import type { Config, Env } from "../config";
+import type { Config } from "../config";
 import { WechatPayClient } from "../wechatpay/client";
 import type { SignType } from "../wechatpay/sign";
 

@@ -1,8 +1,7 @@
 /** /admin/*: bearer ADMIN_TOKEN compared in constant time; a user's session token is refused. */
 import { Hono } from "hono/tiny";
-import { createMiddleware } from "hono/factory";
-import { sha256Hex } from "../digest";
-import { ApiError, badRequest, notFound } from "../errors";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { badRequest, notFound } from "../errors";
 import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
 import { createRefund } from "../orders/refunds";
@@ -11,21 +10,14 @@ import { listEvents, listEventsForOrder, type Verdict } from "../store/events";
 import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/orders";
 import { upsertProduct } from "../store/products";
 import { listRefundsForOrder } from "../store/refunds";
-import { timingSafeEqual } from "../wechatpay/sign";
+import { requireBearer } from "./bearer";
 import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 
 export const adminRoutes = new Hono<AppEnv>();
 
-const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header("authorization") ?? "";
-  const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-  // Hash both sides first so the comparison is constant-time whatever the lengths.
-  const [given, expected] = await Promise.all([sha256Hex(token), sha256Hex(c.var.config.adminToken)]);
-  if (!token || !timingSafeEqual(given, expected)) throw new ApiError(401, "UNAUTHORIZED", "admin token required");
-  await next();
-});
-adminRoutes.use("*", requireAdmin);
+// hono's timingSafeEqual hashes both sides, then compares in constant time whatever the lengths.
+adminRoutes.use("*", requireBearer((token, c) => timingSafeEqual(token, c.var.config.adminToken)));
 
 adminRoutes.put("/products/:sku", async (c) => {
   const sku = c.req.param("sku");

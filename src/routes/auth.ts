@@ -1,10 +1,10 @@
 /** POST /api/login and the session middleware for the rest of /api. */
 import { Hono } from "hono/tiny";
-import { createMiddleware } from "hono/factory";
-import { ApiError, badRequest } from "../errors";
+import { badRequest } from "../errors";
 import { login } from "../sessions/login";
 import { verifySessionToken } from "../sessions/token";
 import { getUser } from "../store/users";
+import { requireBearer } from "./bearer";
 import { readJsonObject } from "./json";
 import { clientIp, enforceRateLimit } from "./rate-limit";
 import type { AppEnv } from "./types";
@@ -21,18 +21,12 @@ authRoutes.post("/login", async (c) => {
   return c.json(session);
 });
 
-const unauthorized = () => new ApiError(401, "UNAUTHORIZED", "missing or invalid session token");
-
-/** Requires `Authorization: Bearer <session token>`; sets userId and openid. */
-export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
-  if (!match?.[1]) throw unauthorized();
-  const userId = await verifySessionToken(c.var.config.sessionSecret, match[1]);
-  if (!userId) throw unauthorized();
-  const user = await getUser(c.env.DB, userId);
-  if (!user) throw unauthorized();
+/** Requires `Authorization: Bearer <session token>` of a known user; sets userId and openid. */
+export const requireUser = requireBearer(async (token, c) => {
+  const userId = await verifySessionToken(c.var.config.sessionSecret, token);
+  const user = userId ? await getUser(c.env.DB, userId) : null;
+  if (!user) return false;
   c.set("userId", user.id);
   c.set("openid", user.openid);
-  await next();
+  return true;
 });

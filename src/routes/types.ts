@@ -1,5 +1,5 @@
 /** The Hono environment shared by all routes. */
-import type { Config, Env } from "../config";
+import type { Config } from "../config";
 import type { Deps } from "../orders/deps";
 
 export interface AppEnv {

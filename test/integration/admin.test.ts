@@ -1,6 +1,6 @@
 // The admin API: order listing with status filter and keyset pagination, order detail with refunds
 // and events, the event log with the anomaly filter, and admin auth (a user's token is refused).
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { admin, api, login, payInWechat, payNotifyFields, postNotify, putProduct, signedNotifyXml } from "./harness";
 import { completeAtWechat, deliverOwn, newOrder, paidOrder, requestRefund } from "./refund-harness";

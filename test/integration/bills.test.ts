@@ -10,7 +10,7 @@
 // HTTP with real time and past dates. The Beijing-midnight test pays with signed notifications whose
 // time_end is 23:59:59 / 00:00:00 of a past day, and serves those two trades as WeChat would date
 // them in that day's bill.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config";
 import { ApiError } from "../../src/errors";

@@ -1,7 +1,7 @@
 // Production hardening at the HTTP level: config self-check on /health, abuse limits (429 +
 // Retry-After), security headers and request ids, JSON body rules, no internals in any response,
 // and logs that never carry secrets, tokens, session keys or notification bodies.
-import { env, SELF } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { ORIGIN, api, createOrder, login, payNotifyFields, putProduct, rows, signedNotifyXml } from "./harness";
@@ -15,7 +15,7 @@ const health = async (overrides: Record<string, unknown>) => {
 
 describe("config self-check", () => {
   it("GET /health is ok with the test config and runs the signing self-test", async () => {
-    const res = await SELF.fetch(`${ORIGIN}/health`);
+    const res = await exports.default.fetch(`${ORIGIN}/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
   });
@@ -64,6 +64,15 @@ describe("config self-check", () => {
     });
     expect(withCert).toEqual({ status: 200, body: { ok: true } });
   });
+
+  it("ADMIN_TOKEN must be usable as a bearer token: a space or other characters are a named problem", async () => {
+    for (const adminToken of ["admin token with spaces", "admin-token-0123456789!", "admin-token-01234567\u00e9"]) {
+      const { status, body } = await health({ ADMIN_TOKEN: adminToken });
+      expect(status).toBe(503);
+      expect(body.problems).toEqual([expect.stringContaining("ADMIN_TOKEN must use only")]);
+    }
+    expect(await health({ ADMIN_TOKEN: "Abc-123._~+/admin-token==" })).toEqual({ status: 200, body: { ok: true } });
+  });
 });
 
 describe("abuse limits", () => {
@@ -110,14 +119,14 @@ describe("abuse limits", () => {
 describe("responses", () => {
   it("every response has a request id and security headers; an incoming request id is echoed", async () => {
     for (const path of ["/health", "/api/products", "/nope"]) {
-      const res = await SELF.fetch(`${ORIGIN}${path}`);
+      const res = await exports.default.fetch(`${ORIGIN}${path}`);
       await res.text();
       expect(res.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("x-frame-options")).toBeTruthy();
       expect(res.headers.get("strict-transport-security")).toContain("max-age");
     }
-    const echoed = await SELF.fetch(`${ORIGIN}/health`, { headers: { "x-request-id": "abc-123-def-456" } });
+    const echoed = await exports.default.fetch(`${ORIGIN}/health`, { headers: { "x-request-id": "abc-123-def-456" } });
     expect(echoed.headers.get("x-request-id")).toBe("abc-123-def-456");
   });
 
@@ -145,6 +154,46 @@ describe("responses", () => {
   });
 });
 
+describe("WeChat callbacks answer every refusal and failure in WeChat's XML, never JSON", () => {
+  const fail = (msg: string) => `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[${msg}]]></return_msg></xml>`;
+  const send = async (path: string, init: RequestInit = {}, overrides: Record<string, unknown> = {}) => {
+    const res = await app.request(`${ORIGIN}${path}`, init, { ...env, ...overrides });
+    return { status: res.status, type: res.headers.get("content-type"), allow: res.headers.get("allow"), text: await res.text() };
+  };
+  const xmlFail = (status: number, msg: string) => ({ status, type: "text/xml; charset=utf-8", allow: null, text: fail(msg) });
+
+  it("no valid config → 503, a body over 32 KiB (streamed, no Content-Length) → 413, unknown path → 404", async () => {
+    expect(await send("/wechat/pay/notify", { method: "POST", body: "<xml/>" }, { WECHAT_PAY_KEY: "x" })).toEqual(xmlFail(503, "service unavailable"));
+    const chunk = new TextEncoder().encode("<xml>".padEnd(8192, " "));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({ pull: (c) => (sent++ < 8 ? c.enqueue(chunk) : c.close()) });
+    expect(await send("/wechat/refund/notify", { method: "POST", body: stream })).toEqual(xmlFail(413, "payload too large"));
+    for (const [method, path] of [["POST", "/wechat/nope"], ["GET", "/wechat/"], ["POST", "/wechat/pay/notify/extra"]]) {
+      expect(await send(path!, { method })).toEqual(xmlFail(404, "not found"));
+    }
+    // Outside /wechat/ the JSON error contract holds.
+    for (const path of ["/wechat", "/nope", "/api/nope"]) {
+      const reply = await send(path, { method: "POST" });
+      expect(reply.status).toBe(404);
+      expect(JSON.parse(reply.text)).toEqual({ error: { code: "NOT_FOUND", message: "no such route" } });
+    }
+  });
+
+  it("anything but POST on a callback → 405 with Allow: POST and no body", async () => {
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      expect(await send("/wechat/refund/notify", { method })).toEqual({ status: 405, type: null, allow: "POST", text: "" });
+    }
+  });
+
+  it("a failure of ours (here the request body breaks while being read) → 500 FAIL, logged as unhandled_error", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    const stream = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new Error("connection reset")) });
+    expect(await send("/wechat/pay/notify", { method: "POST", body: stream })).toEqual(xmlFail(500, "internal error"));
+    expect(lines.some((l) => l.includes('"event":"unhandled_error"') && l.includes('"path":"/wechat/pay/notify"'))).toBe(true);
+  });
+});
+
 describe("logs", () => {
   it("carry the request id and route, and never secrets, tokens, session keys or notification bodies", async () => {
     const lines: string[] = [];
@@ -154,8 +203,8 @@ describe("logs", () => {
     const token = await login("logger");
     const { body } = await createOrder(token, [{ sku: "log-item", quantity: 1 }]);
     const xml = signedNotifyXml(payNotifyFields({ outTradeNo: body.order.outTradeNo, totalFee: 11 }));
-    await SELF.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: xml });
-    await SELF.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: "<xml><bad" });
+    await exports.default.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: xml });
+    await exports.default.fetch(`${ORIGIN}/wechat/pay/notify`, { method: "POST", body: "<xml><bad" });
     await api("POST", "/api/login", { body: { code: `bad-${Date.now()}` } });
     const [user] = await rows("SELECT session_key FROM users u JOIN orders o ON o.user_id = u.id WHERE o.out_trade_no = ?", body.order.outTradeNo);
     const all = lines.join("\n");

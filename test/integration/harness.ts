@@ -1,12 +1,12 @@
 /**
- * Test harness for integration tests: talks to the Worker through SELF (real HTTP semantics inside
+ * Test harness for integration tests: talks to the Worker via exports.default (real HTTP inside
  * workerd, real local D1/KV) and to the simulator through the SIM binding. The simulator runs in the
  * vitest Node process and is also the Worker's outbound network (miniflare outboundService), so the
  * Worker speaks the real XML protocol to it. Notifications are pulled from the simulator's outbox
  * and delivered to the Worker here, and the Worker's reply goes back to the simulator, which decides
  * (as WeChat would) whether it was an acknowledgement or needs a retry.
  */
-import { env, SELF } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { signedXml } from "../oracle";
 import type { SignType } from "../oracle";
 
@@ -34,7 +34,7 @@ export async function api<T = any>(
   const headers: Record<string, string> = { "cf-connecting-ip": `203.0.113.${Math.floor(Math.random() * 254) + 1}`, ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["content-type"] ??= "application/json";
-  const res = await SELF.fetch(`${ORIGIN}${path}`, {
+  const res = await exports.default.fetch(`${ORIGIN}${path}`, {
     method,
     headers,
     body: options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body),
@@ -115,7 +115,7 @@ export async function deliverNotifications(maxRounds = 5): Promise<DeliveryOutco
     if (deliveries.length === 0) break;
     await Promise.all(
       deliveries.map(async (d) => {
-        const res = await SELF.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
+        const res = await exports.default.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
         const text = await res.text();
         const result = await sim("POST", `/deliveries/${d.id}/result`, { status: res.status, body: text });
         outcomes.push({ id: d.id, kind: d.kind, status: res.status, body: text, acknowledged: result.body.acknowledged });
@@ -127,7 +127,7 @@ export async function deliverNotifications(maxRounds = 5): Promise<DeliveryOutco
 
 /** POSTs raw bytes to a WeChat callback path of the Worker. */
 export async function postNotify(path: string, body: BodyInit | null, headers: Record<string, string> = { "content-type": "text/xml" }) {
-  const res = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers, body });
+  const res = await exports.default.fetch(`${ORIGIN}${path}`, { method: "POST", headers, body });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 

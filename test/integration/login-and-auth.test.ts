@@ -1,6 +1,6 @@
 // POST /api/login against the simulator's scripted codes (F10, B38), and every session-token
 // variant of the catalogue (B40): only an HS256 token of ours with exp, unexpired, untampered, passes.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { api, createOrder, login, putProduct, rows } from "./harness";
@@ -114,6 +114,21 @@ describe("B40 session tokens", () => {
     expect(asUser.status).toBe(401);
     expect((await api("GET", "/api/orders", { token: env.ADMIN_TOKEN })).status).toBe(401);
     expect((await api("PUT", "/admin/products/auth-item", { token: env.ADMIN_TOKEN.slice(0, -1) + "x", body: { name: "x", priceFen: 1 } })).status).toBe(401);
+  });
+
+  it("answers a malformed Authorization header with 401 UNAUTHORIZED (not 400) on /api and /admin", async () => {
+    const token = await login("oscar");
+    const malformed = ["Bearer", "Bearer ", `Bearer ${token} extra`, `Bearer ${token}!`, `Bearer\t${token}`, `Token ${token}`, `${token}`, "Bearer ***"];
+    for (const path of ["/api/orders", "/admin/orders"]) {
+      for (const authorization of malformed) {
+        const reply = await api("GET", path, { headers: { authorization } });
+        expect(reply.status, `${path} ${authorization}`).toBe(401);
+        expect(reply.body).toEqual({ error: { code: "UNAUTHORIZED", message: "missing or invalid bearer token" } });
+      }
+    }
+    // The scheme is case-insensitive (RFC 7235): a well-formed lower-case "bearer" still passes.
+    expect((await api("GET", "/api/orders", { headers: { authorization: `bearer ${token}` } })).status).toBe(200);
+    expect((await api("GET", "/admin/orders", { headers: { authorization: `bearer ${env.ADMIN_TOKEN}` } })).status).toBe(200);
   });
 
   it("ignores amount, openid and out_trade_no sent by the client", async () => {

@@ -3,7 +3,7 @@
 // bill, WeChat's own limits (Int totals, well-formed UTF-16, empty fee_type), a notify's meaning
 // taken from trade_state, and one RECONCILE_DELAY_SECONDS for refunds too. All over HTTP against the
 // Worker in workerd with the simulator as WeChat.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { decryptReqInfo, decryptReqInfoBlocks, encryptReqInfo } from "../oracle";

@@ -1,7 +1,7 @@
 // Storage round trips of the payment notification, counted (not timed): a first notify costs one
 // KV read, one D1 batch and one KV write; a duplicate that KV already knows costs one KV read and
 // nothing in D1. `npm run bench` prints the same counts.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { ORIGIN, createOrder, login, payNotifyFields, putProduct, signedNotifyXml } from "./harness";

@@ -1,6 +1,6 @@
 // POST /wechat/pay/notify against every payment-notify row of the test catalogue (B01–B33) and the
 // notify faults (F01–F06). Refused messages must change nothing: no D1 row, no event, no KV hint.
-import { env, SELF } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import {
@@ -75,7 +75,7 @@ describe("transport, size, encoding (B01–B08)", () => {
       },
     });
     const before = await snapshot();
-    const res = await SELF.fetch(`${ORIGIN}${NOTIFY}`, { method: "POST", body: stream, headers: { "content-type": "text/xml" } });
+    const res = await exports.default.fetch(`${ORIGIN}${NOTIFY}`, { method: "POST", body: stream, headers: { "content-type": "text/xml" } });
     expect(res.status).toBe(413);
     await res.text();
     expect(pulled).toBeLessThan(10 * 1024 * 1024);
@@ -122,7 +122,7 @@ describe("transport, size, encoding (B01–B08)", () => {
   it("B08 GET and PUT on the notify path → 405", async () => {
     const before = await snapshot();
     for (const method of ["GET", "PUT"]) {
-      const res = await SELF.fetch(`${ORIGIN}${NOTIFY}`, { method, body: method === "PUT" ? "<xml/>" : undefined });
+      const res = await exports.default.fetch(`${ORIGIN}${NOTIFY}`, { method, body: method === "PUT" ? "<xml/>" : undefined });
       expect(res.status).toBe(405);
       await res.text();
     }

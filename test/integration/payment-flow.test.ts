@@ -1,7 +1,7 @@
 // The mini-program payment flow end to end inside workerd: login → priced order → unifiedorder at the
 // simulator → wx.requestPayment parameters → the user pays → notify → PAID; and the rules around it
 // (prices from D1, ownership, idempotency, re-entry, cancel). Real D1/KV, real XML to the simulator.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, createOrder, deliverNotifications, login, payInWechat, payNotifyFields, postNotify, putProduct, rows, signWechat, signedNotifyXml, sim } from "./harness";
 

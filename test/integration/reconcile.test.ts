@@ -1,10 +1,10 @@
-// The scheduled reconciliation job (cron → SELF.scheduled, and POST /admin/reconcile) against the
+// The scheduled reconciliation job (cron → exports.default.scheduled, and POST /admin/reconcile) against the
 // simulator: F14 (a payment whose notify never arrives is PAID after one run, exactly once), expired
 // orders closed (or found paid), refunds finished by refundquery when their notify never comes, F12
 // (the refund API times out after WeChat accepted), refunds that never reached WeChat re-sent with the
 // same out_refund_no, two runs at once, the subrequest and D1 query bounds, and per-item failure
 // isolation.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { loadConfig } from "../../src/config";

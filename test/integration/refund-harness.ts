@@ -9,7 +9,7 @@
  * Faults are injected with a fetch spy (local to this file's isolate) rather than /__sim/faults,
  * whose per-path queue another file calling the same API could consume.
  */
-import { env, SELF } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { signedXml } from "../oracle";
 import { admin, api, createOrder, payInWechat, rows, sim } from "./harness";
@@ -40,7 +40,7 @@ export async function deliverOwn(ids: readonly string[]): Promise<OwnDelivery[]>
           await sim("POST", `/deliveries/${d.id}/result`, { error: "not this test file's delivery" });
           return;
         }
-        const res = await SELF.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
+        const res = await exports.default.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
         const reply = await res.text();
         const result = await sim("POST", `/deliveries/${d.id}/result`, { status: res.status, body: reply });
         outcomes.push({ id: d.id, kind: d.kind, body: d.body, status: res.status, reply, acknowledged: result.body.acknowledged });
@@ -85,11 +85,12 @@ export async function completeAtWechat(outRefundNo: string, status: "SUCCESS" | 
 export const reconcile = () => admin("POST", "/reconcile");
 
 /**
- * Fires the Worker's cron trigger through SELF (the test-only service_binding_extra_handlers flag
- * is set in vitest.config.ts; the workers-types Fetcher type does not declare scheduled()).
+ * Fires the Worker's cron trigger through exports.default (the test-only
+ * service_binding_extra_handlers flag is set in vitest.config.ts; the workers-types Fetcher type does
+ * not declare scheduled()).
  */
 export const runCron = () =>
-  (SELF as unknown as { scheduled(options: { cron: string }): Promise<{ outcome: string }> }).scheduled({ cron: "*/5 * * * *" });
+  (exports.default as unknown as { scheduled(options: { cron: string }): Promise<{ outcome: string }> }).scheduled({ cron: "*/5 * * * *" });
 
 /** Ages rows so the scheduled job looks at them (instead of waiting RECONCILE_DELAY_SECONDS etc.). */
 export async function ageOrder(outTradeNo: string, ms: number, options: { expire?: boolean } = {}) {

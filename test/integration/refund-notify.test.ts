@@ -2,7 +2,7 @@
 // (duplicates, concurrent copies), CHANGE as a non-final state, contradictions of final states, key
 // rotation and a D1 failure. req_info is encrypted here with node:crypto (aes-256-ecb, PKCS#7), an
 // implementation independent of the code under test.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { encryptReqInfo } from "../oracle";

@@ -2,7 +2,7 @@
 // the refund notification, the refundable remainder checked in one statement (F11: 60 + 60 at once on
 // a 100-fen order), the row committed before WeChat is called, closed refunds releasing their amount,
 // definitive refusals and transient failures of the refund API, and B33 through the real refund path.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { admin, api, login, payInWechat, postNotify, putProduct, rows, sim } from "./harness";
 import {

@@ -1,7 +1,7 @@
 // What POST /api/orders and POST /api/orders/:id/payment do when unifiedorder misbehaves (F07–F09):
 // the order is always committed first and stays NOTPAY and payable; a bad reply is never used; a
 // retry re-enters with identical parameters and the same out_trade_no.
-import { env } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, createOrder, deliverNotifications, login, payInWechat, putProduct, rows, sim } from "./harness";
 

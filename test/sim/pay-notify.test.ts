@@ -317,7 +317,7 @@ describe("http delivery (npm run sim / e2e mode)", () => {
     expect(deliveries.map((d: { status: string }) => d.status)).toEqual(["acknowledged", "acknowledged", "acknowledged", "acknowledged"]);
   });
 
-  it("simOptionsFromEnv: local defaults (equal to wrangler.toml/.dev.vars.example) and overrides", () => {
+  it("simOptionsFromEnv: local defaults (equal to wrangler.jsonc/.dev.vars.example) and overrides", () => {
     expect(simOptionsFromEnv({})).toEqual({
       port: 8788, appId: "wxd930ea5d5a258f4f", mchId: "10000100", apiKey: "192006250b4c09247ec02edce69f6a2d", appSecret: "local-app-secret-for-the-simulator",
       timeScale: 1, closeMinAgeSeconds: 0, autoCompleteRefundsAfterMs: 3000,
