@@ -1,4 +1,4 @@
-/** The mini program's order endpoints (DESIGN.md "HTTP contract"). Thin: validate, call a service, shape JSON. */
+/** The mini program's order endpoints (README, "HTTP API"). Thin: validate, call a service, shape JSON. */
 import { Hono } from "hono/tiny";
 import { badRequest, notFound } from "../errors";
 import { cancelOrder } from "../orders/cancel";
@@ -35,7 +35,7 @@ orderRoutes.post("/orders", async (c) => {
     origin: new URL(c.req.url).origin,
     idempotencyKey,
   });
-  // A replay through Idempotency-Key answers exactly like the original request (DESIGN: 201).
+  // A replay through Idempotency-Key answers exactly like the original request (201).
   return c.json({ order: orderJson(result.order, result.items), payment: result.payment }, 201);
 });
 

@@ -1,5 +1,5 @@
 // Shared test helpers for the WeChat Pay v2 unit tests: the official doc key, a `signWechat` that
-// signs like WeChat (test-catalogue convention), and XML builders for hostile inputs.
+// signs like WeChat (the convention of the hostile-input catalogue in test/README.md), and XML builders for hostile inputs.
 import { sign, type Fields, type SignType } from "../../src/wechatpay/sign";
 
 /** The official-doc API key used by the published vectors (sdk-go, wechatpy, computed_vectors). */

@@ -1,4 +1,4 @@
-// Proves money conversion is exact string arithmetic: the float traps from reference §10.3
+// Proves money conversion is exact string arithmetic: the float traps (0.07 * 100 and 19.9 * 100 in floats)
 // (0.07, 19.9, 2.01, 0.57) convert exactly, bill-style values ("45.0", "0.00") work, and anything
 // ambiguous (3 decimals, signs, exponents, spaces, leading zeros, unsafe sizes) throws MoneyError.
 import { describe, expect, it } from "vitest";

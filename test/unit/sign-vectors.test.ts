@@ -10,7 +10,7 @@ import computed from "../fixtures/wechatpay-v2/computed_vectors.json";
 import { canonicalString, md5Hex, sign, type SignType } from "../../src/wechatpay/sign";
 import { asFields } from "./helpers";
 
-describe("official doc example (reference §1.2)", () => {
+describe("official doc example (pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3)", () => {
   it("builds stringSignTemp exactly", () => {
     expect(canonicalString(official.params, official.api_key)).toBe(official.stringSignTemp);
   });
