@@ -4,7 +4,7 @@
 // .dev.vars values reach the Worker and the simulator as wrangler reads them, and Ctrl-C — during
 // startup or after — leaves no process behind and the port free.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -196,6 +196,18 @@ describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () =
         body: JSON.stringify({ items: [{ sku: "tea", quantity: 1 }] }),
       });
       expect(order.status, await order.clone().text()).toBe(201);
+      // wrangler read .dev.vars itself: no secret on any command line of the stack (ps shows those).
+      const commandLines = processesIn(dir).flatMap((pid) => {
+        try {
+          return [readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")];
+        } catch {
+          return []; // exited meanwhile
+        }
+      });
+      if (existsSync("/proc/self/cmdline")) expect(commandLines.some((l) => l.includes("wrangler") && l.includes(" dev "))).toBe(true);
+      for (const secret of ["e2e admin #1", "e2e-session-secret", "192006250b4c09247ec02edce69f6a2d", "local-app-secret"]) {
+        expect(commandLines.filter((l) => l.includes(secret))).toEqual([]);
+      }
     } finally {
       run.ctrlC();
     }
