@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LOCAL_DEFAULTS, startSimServer } from "../sim/server.ts";
 import { readVars, toEnvFile } from "./dev-vars.mjs";
-import { atExit, spawnGroup, stopGroup } from "./process-cleanup.mjs";
+import { atExit, shuttingDown, spawnGroup, stopGroup } from "./process-cleanup.mjs";
 
 export { readVars } from "./dev-vars.mjs";
 
@@ -127,7 +127,8 @@ function writeEnvFile(vars) {
  * wrangler reads ./.dev.vars itself instead, and only WECHAT_APPID and WECHAT_MCH_ID of `vars` are
  * passed (as --var): `vars` must hold .dev.vars as {@link readVars} reads it, for the simulator.
  * Ctrl-C at any point stops both (see process-cleanup.mjs). `progress` gets a line before each slow
- * step (default: printed when `echo`).
+ * step (default: printed when `echo`). Resolves with `{ workerUrl, simUrl, sim, stop(), output(),
+ * workerExited }`; `workerExited` settles only if wrangler dev dies on its own.
  */
 export async function startStack({
   workerPort = 8787,
@@ -178,8 +179,17 @@ export async function startStack({
   let output = "";
   child.stdout?.on("data", (d) => (output += d));
   child.stderr?.on("data", (d) => (output += d));
+  child.once("error", (error) => (output += `\n${error.message}`)); // not spawned: waitForHealth times out with this in the output
+  let stopping = false;
+  /** Resolves only if wrangler dev ends without stop() or Ctrl-C: the Worker is gone. */
+  const workerExited = new Promise((resolve) =>
+    child.once("exit", (code, signal) => {
+      if (!stopping && !shuttingDown()) resolve({ code, signal });
+    }),
+  );
   const workerUrl = `http://127.0.0.1:${workerPort}`;
   const stop = async () => {
+    stopping = true;
     await stopGroup(child.pid);
     await stopSim();
   };
@@ -190,5 +200,5 @@ export async function startStack({
     const tail = output.slice(-4000);
     throw Object.assign(new Error(tail ? `${error.message}\n--- wrangler output ---\n${tail}` : error.message), { problems: error.problems, reason: error.message });
   }
-  return { workerUrl, simUrl: sim.url, sim: sim.sim, stop, output: () => output };
+  return { workerUrl, simUrl: sim.url, sim: sim.sim, stop, output: () => output, workerExited };
 }

@@ -50,6 +50,9 @@ async function shutdown(code) {
   process.exit(code);
 }
 
+/** True once a signal started stopping everything (exits are expected from then on). */
+export const shuttingDown = () => stopping;
+
 /**
  * Spawns `command` as the leader of a new process group, registered for cleanup before this
  * returns (the signal and exit handlers are installed on first use). Refuses once a shutdown began.

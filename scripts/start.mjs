@@ -70,6 +70,8 @@ try {
   fail(`npm start failed: ${error.message}${error.problems ? ` — ${fixHint}` : ""}`);
 }
 
+stack.workerExited.then(({ code, signal }) => fail(`wrangler dev stopped on its own (${code ?? signal}), so the Worker is gone: see its output above, then run \`npm start\` again.`));
+
 /** Quotes a value for a POSIX shell command line. */
 const shq = (value) => `'${String(value).replaceAll("'", `'\\''`)}'`;
 const W = stack.workerUrl;
