@@ -198,7 +198,7 @@ export async function startStack({
   } catch (error) {
     await stop();
     const tail = output.slice(-4000);
-    throw Object.assign(new Error(tail ? `${error.message}\n--- wrangler output ---\n${tail}` : error.message), { problems: error.problems, reason: error.message });
+    throw Object.assign(new Error(tail ? `${error.message}\n--- wrangler output ---\n${tail}` : error.message), { problems: error.problems });
   }
   return { workerUrl, simUrl: sim.url, sim: sim.sim, stop, output: () => output, workerExited };
 }
