@@ -2,12 +2,20 @@
 // runs it under this Node (>= 22, V8 like workerd); (2) measures the notify path end to end, one
 // request at a time, against `wrangler dev` with local D1/KV (scripts/load.mjs, concurrency 1).
 // Prints numbers; never fails on speed (only on errors or inconsistent D1 state).
-import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { requireSetup, showUsageOnHelp } from "./preflight.mjs";
 
+showUsageOnHelp(`npm run bench — operations per second of the protocol hot paths (scripts/bench-protocol.ts, bundled
+with esbuild), then the notify path over HTTP against a throwaway wrangler dev + local D1/KV, one
+request at a time (npm run load with --count 200 --concurrency 1). Prints numbers; fails only on errors
+or inconsistent D1 state. No options.`);
+requireSetup();
+const { build } = await import("esbuild");
+
+console.log("Bundling the protocol benchmark (esbuild)…");
 const dir = mkdtempSync(join(tmpdir(), "wxpay-bench-"));
 try {
   const outfile = join(dir, "bench-protocol.mjs");

@@ -6,16 +6,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, readVars, startStack } from "./local-stack.mjs";
+import { requireSetup, showUsageOnHelp } from "./preflight.mjs";
+import { atExit } from "./process-cleanup.mjs";
 
+showUsageOnHelp(`npm run demo — walks the whole payment flow over real HTTP on a throwaway local stack
+(simulator + wrangler dev on free ports, fresh D1/KV, the secrets of .dev.vars.example). No options.`);
+requireSetup();
+const { exampleVars, freePort, startStack } = await import("./local-stack.mjs");
 
 // Demo values only (the simulator's defaults); a developer's .dev.vars is deliberately not used.
-const vars = {
-  WECHAT_APPID: "wxd930ea5d5a258f4f",
-  WECHAT_MCH_ID: "10000100",
-  WECHAT_SIGN_TYPE: "MD5",
-  ...readVars(".dev.vars.example"),
-};
+const vars = exampleVars();
 
 let step = 0;
 const say = (text) => console.log(`\n[${++step}] ${text}`);
@@ -51,12 +51,14 @@ async function poll(fn, done, { tries = 40, delayMs = 250 } = {}) {
 }
 
 const persistTo = mkdtempSync(join(tmpdir(), "wxpay-demo-"));
+const removePersistTo = () => rmSync(persistTo, { recursive: true, force: true });
+const cancelRemoval = atExit(removePersistTo); // also on Ctrl-C
 const [workerPort, simPort] = [await freePort(), await freePort()];
 let stack;
 try {
   say(`Starting the WeChat simulator and the Worker (wrangler dev) with a fresh local D1/KV`);
   // Refunds complete at the simulator 500 ms after they are accepted, then notify us.
-  stack = await startStack({ workerPort, simPort, persistTo, vars, simOptions: { autoCompleteRefundsAfterMs: 500 } });
+  stack = await startStack({ workerPort, simPort, persistTo, vars, simOptions: { autoCompleteRefundsAfterMs: 500 }, progress: (line) => console.log(`    ${line}`) });
   const api = (method, path, options) => call(stack.workerUrl, method, path, options);
   const adminToken = vars.ADMIN_TOKEN;
   show("worker", stack.workerUrl);
@@ -96,9 +98,14 @@ try {
   const confirmed = await poll(() => api("GET", `/api/orders/${order.outTradeNo}`, { token }), (r) => r.body.order?.status === "PAID");
   expect(confirmed.body.order?.status === "PAID", `order status ${JSON.stringify(confirmed.body)}`);
   show("order", { status: confirmed.body.order.status, transactionId: confirmed.body.order.transactionId, paidAt: confirmed.body.order.paidAt });
-  const deliveries = await call(stack.simUrl, "GET", "/__sim/deliveries");
-  const payDelivery = (deliveries.body.deliveries ?? []).find((d) => d.kind === "pay" && d.outTradeNo === order.outTradeNo) ?? (deliveries.body.deliveries ?? []).find((d) => d.kind === "pay");
-  show("notification", payDelivery ? { acknowledged: payDelivery.acknowledged, attempts: payDelivery.attempts?.length } : "n/a");
+  // PAID is committed before the Worker answers WeChat, so the simulator may not have recorded the
+  // acknowledgement yet: wait for the delivery to settle before reporting it.
+  const payDeliveryOf = (r) => (r.body.deliveries ?? []).find((d) => d.kind === "pay");
+  const settled = (d) => d && (d.status === "acknowledged" || d.status === "gave_up");
+  const delivery = await poll(() => call(stack.simUrl, "GET", `/__sim/deliveries?outTradeNo=${order.outTradeNo}`), (r) => settled(payDeliveryOf(r)));
+  const payDelivery = payDeliveryOf(delivery);
+  expect(payDelivery?.acknowledged, `the payment notification was not acknowledged within 10 s (${payDelivery ? `status ${payDelivery.status}, ${payDelivery.attempts.length} attempt(s)` : "no delivery"})`);
+  show("notification", { acknowledged: payDelivery.acknowledged, attempts: payDelivery.attempts.length });
 
   say("Admin refunds part of it, then the rest (POST /admin/orders/:outTradeNo/refunds)");
   const partial = await api("POST", `/admin/orders/${order.outTradeNo}/refunds`, { token: adminToken, body: { refundFee: 7, reason: "out of mint" } });
@@ -126,5 +133,6 @@ try {
   process.exitCode = 1;
 } finally {
   await stack?.stop();
-  rmSync(persistTo, { recursive: true, force: true });
+  removePersistTo();
+  cancelRemoval();
 }

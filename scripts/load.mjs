@@ -4,20 +4,56 @@
 //   replays, then 10 concurrent copies per order). Afterwards it checks D1 directly: every order PAID
 //   exactly once, one applied event per transaction, no anomaly. Any error or inconsistency → exit 1.
 // Options: --count N (default 400), --concurrency C (default 16). `npm run bench` runs a small pass.
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { freePort, readVars, startStack } from "./local-stack.mjs";
+import { requireSetup } from "./preflight.mjs";
+import { atExit } from "./process-cleanup.mjs";
 
-const { values: args } = parseArgs({ options: { count: { type: "string", default: "400" }, concurrency: { type: "string", default: "16" } } });
-const COUNT = Number(args.count);
-const CONCURRENCY = Number(args.concurrency);
+const USAGE = `npm run load -- [--count N] [--concurrency C]
 
-const vars = { WECHAT_APPID: "wxd930ea5d5a258f4f", WECHAT_MCH_ID: "10000100", WECHAT_SIGN_TYPE: "MD5", ...readVars(".dev.vars.example") };
+Starts a throwaway local stack (simulator + wrangler dev on free ports, fresh D1/KV) and drives it over
+loopback: GET /health, POST /api/orders, first and duplicate payment notifications, N requests per
+scenario with at most C in flight. Prints req/s, p50/p99 latency and errors, then checks D1: every
+order PAID exactly once, one applied event per transaction, no anomaly. Exit 1 on any error.
 
+  --count N         requests per scenario (default 400; logins stay under the limiter up to 500)
+  --concurrency C   requests in flight at once (default 16)
+  -h, --help        this text`;
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+
+/** The command line of `npm run load`, or one line and exit 1 when it is wrong. */
+function parseCommandLine() {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { count: { type: "string", default: "400" }, concurrency: { type: "string", default: "16" }, help: { type: "boolean", short: "h" } } }));
+  } catch (error) {
+    console.error(`${error.message}\n\n${USAGE}`);
+    process.exit(1);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const count = Number(values.count);
+  const concurrency = Number(values.concurrency);
+  for (const [name, n] of [["--count", count], ["--concurrency", concurrency]]) {
+    if (!Number.isInteger(n) || n < 1) {
+      console.error(`${name} must be a positive integer\n\n${USAGE}`);
+      process.exit(1);
+    }
+  }
+  return { count, concurrency };
+}
+
+const args = isMain ? parseCommandLine() : { count: 400, concurrency: 16 };
+requireSetup();
+const { exampleVars, freePort, queryLocal, startStack } = await import("./local-stack.mjs");
+const vars = exampleVars();
 
 /** Runs `total` requests with at most `concurrency` in flight; returns latency stats. */
 async function drive(name, total, concurrency, send) {
@@ -66,9 +102,23 @@ function notifyXml(order, n) {
 
 const ACK = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
 
-export async function runLoad({ count = COUNT, concurrency = CONCURRENCY } = {}) {
+/**
+ * Runs the load scenarios on a fresh throwaway stack and checks D1 afterwards.
+ * @returns {Promise<{ results: object[], problems: string[] }>} problems empty when all went well
+ */
+export async function runLoad({ count = args.count, concurrency = args.concurrency } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), "wxpay-load-"));
-  const stack = await startStack({ workerPort: await freePort(), simPort: await freePort(), persistTo, vars });
+  const removePersistTo = () => rmSync(persistTo, { recursive: true, force: true });
+  const cancelRemoval = atExit(removePersistTo); // also on Ctrl-C
+  console.log("Starting a throwaway local stack (simulator + wrangler dev, fresh D1/KV)…");
+  let stack;
+  try {
+    stack = await startStack({ workerPort: await freePort(), simPort: await freePort(), persistTo, vars, progress: (line) => console.log(`  ${line}`) });
+  } catch (error) {
+    removePersistTo();
+    cancelRemoval();
+    throw error;
+  }
   const W = stack.workerUrl;
   const json = (method, path, body, token) =>
     fetch(`${W}${path}`, { method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body && JSON.stringify(body) });
@@ -79,8 +129,10 @@ export async function runLoad({ count = COUNT, concurrency = CONCURRENCY } = {})
     // Enough users to stay under ORDER_LIMITER (30 orders per user per minute): the load measures
     // the service, not the abuse limit (hardening.test.ts proves the limit). Logins stay under
     // LOGIN_LIMITER (20 per IP per minute) for counts up to 500.
+    const users = Math.ceil(count / 25);
+    console.log(`Logging in ${users} user(s)…`);
     const tokens = [];
-    for (let u = 0; u < Math.ceil(count / 25); u++) {
+    for (let u = 0; u < users; u++) {
       const res = await json("POST", "/api/login", { code: `load${u}-${Date.now()}` });
       if (res.status !== 200) throw new Error(`login for the load run failed: ${res.status} ${await res.text()}`);
       tokens.push((await res.json()).token);
@@ -109,11 +161,8 @@ export async function runLoad({ count = COUNT, concurrency = CONCURRENCY } = {})
     results.push(await drive("notify duplicates, 10 at once", burst.length * 10, Math.max(concurrency, 10), (i) => post(burst[Math.floor(i / 10)])));
 
     // Consistency, read straight from the local D1.
-    const query = (sql) => {
-      const r = spawnSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql], { encoding: "utf8", env: { ...process.env, CI: "true" } });
-      if (r.status !== 0) throw new Error(r.stderr);
-      return JSON.parse(r.stdout)[0].results;
-    };
+    console.log("Checking D1 for lost or double transitions (three wrangler d1 queries)…");
+    const query = (sql) => queryLocal(persistTo, sql);
     const [paid] = query("SELECT COUNT(*) AS n FROM orders WHERE status = 'PAID'");
     const [applied] = query("SELECT COUNT(*) AS n, COUNT(DISTINCT transaction_id) AS tx FROM events WHERE verdict = 'applied' AND kind = 'pay_notify'");
     const [anomalies] = query("SELECT COUNT(*) AS n FROM events WHERE verdict = 'anomaly'");
@@ -126,11 +175,12 @@ export async function runLoad({ count = COUNT, concurrency = CONCURRENCY } = {})
     return { results, problems };
   } finally {
     await stack.stop();
-    rmSync(persistTo, { recursive: true, force: true });
+    removePersistTo();
+    cancelRemoval();
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain) {
   const { problems } = await runLoad();
   if (problems.length) {
     console.error(`FAILED: ${problems.join("; ")}`);

@@ -1,0 +1,218 @@
+// `npm start` as a newcomer meets it, run for real (npm, wrangler dev, the simulator) in a throwaway
+// copy of the project, so the developer's .dev.vars and .wrangler/state are never touched:
+// refusals are one line with exit code 1 (no npm ci, a taken port, a bad .dev.vars), quoted
+// .dev.vars values reach the Worker and the simulator as wrangler reads them, and Ctrl-C — during
+// startup or after — leaves no process behind and the port free.
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import type { Server } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const sandboxes: string[] = [];
+const servers: Server[] = [];
+
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+  for (const dir of sandboxes.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A copy of the project in a temporary directory: scripts and config copied, sources linked. */
+function sandbox({ installed = true, devVars }: { installed?: boolean; devVars?: string } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "wxpay-start-"));
+  sandboxes.push(dir);
+  // The wrangler config is copied (wrangler looks for .dev.vars beside it), whatever its format.
+  for (const file of ["package.json", ".dev.vars.example", "wrangler.toml", "wrangler.jsonc", "wrangler.json"]) {
+    if (existsSync(join(repo, file))) copyFileSync(join(repo, file), join(dir, file));
+  }
+  cpSync(join(repo, "scripts"), join(dir, "scripts"), { recursive: true }); // so it checks *this* node_modules
+  for (const linked of ["src", "sim", "migrations", ...(installed ? ["node_modules"] : [])]) symlinkSync(join(repo, linked), join(dir, linked));
+  if (devVars !== undefined) writeFileSync(join(dir, ".dev.vars"), devVars);
+  return dir;
+}
+
+const listen = (port = 0) =>
+  new Promise<Server>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+const portOf = (server: Server) => (server.address() as { port: number }).port;
+
+/** A free port now (the listener is closed again). */
+async function freePort(): Promise<number> {
+  const server = await listen();
+  const port = portOf(server);
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A port held by this test until it ends. */
+async function takenPort(): Promise<number> {
+  const server = await listen();
+  servers.push(server);
+  return portOf(server);
+}
+
+/** PATH without any node_modules/.bin: what a shell has before `npm ci` (the machine's node and npm). */
+const machinePath = () => (process.env.PATH ?? "").split(delimiter).filter((p) => !p.includes("node_modules/.bin")).join(delimiter);
+
+function npmStartSync(dir: string, env: Record<string, string>) {
+  const r = spawnSync("npm", ["start", "--silent"], { cwd: dir, encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.trim().split("\n") };
+}
+
+/** `npm start` in its own process group, as a terminal runs it (Ctrl-C = SIGINT to the group). */
+function npmStart(dir: string, env: Record<string, string>) {
+  const child = spawn("npm", ["start", "--silent"], { cwd: dir, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const waitFor = async (text: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!output.includes(text)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no "${text}" within ${timeoutMs} ms:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const ctrlC = () => process.kill(-(child.pid as number), "SIGINT");
+  return { child, output: () => output, exited, waitFor, ctrlC };
+}
+
+/** Processes whose working directory is inside `dir` (Linux /proc); what an orphan would be. */
+function processesIn(dir: string): string[] {
+  if (!existsSync("/proc/self/cwd")) return [];
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) found.push(pid);
+    } catch {} // gone, or not ours to read
+  }
+  return found;
+}
+
+/** Waits until no process runs in `dir` (or fails listing them) and the port is free. */
+async function expectNothingLeft(dir: string, port: number) {
+  let left = processesIn(dir);
+  for (const deadline = Date.now() + 5000; left.length && Date.now() < deadline; left = processesIn(dir)) await new Promise((r) => setTimeout(r, 200));
+  expect(left, "processes still running in the sandbox").toEqual([]);
+  const server = await listen(port); // throws EADDRINUSE if an orphan kept the port
+  await new Promise((r) => server.close(r));
+}
+
+const QUOTED_DEV_VARS = [
+  "# quoted values, as many dotenv files have them (wrangler reads them without the quotes)",
+  'WECHAT_APP_SECRET="local-app-secret-for-the-simulator"',
+  "export WECHAT_PAY_KEY='192006250b4c09247ec02edce69f6a2d'   # the documentation's example key",
+  "SESSION_SECRET=e2e-session-secret-0123456789abcdef-0123 # inline comment",
+  `ADMIN_TOKEN="e2e admin #1, it's quoted"`,
+  "",
+].join("\n");
+
+describe("npm start refuses with one line and exit code 1", () => {
+  it("before npm ci (no node_modules), under the machine's node", () => {
+    const dir = sandbox({ installed: false });
+    const r = npmStartSync(dir, { PATH: machinePath() });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.lines).toEqual(["Dependencies are not installed (node_modules/wrangler is missing): run `npm ci` first."]);
+    expect(existsSync(join(dir, ".dev.vars")), "nothing is created before the check").toBe(false);
+  });
+
+  it("when PORT is taken: names PORT and the fix, starts nothing", async () => {
+    const port = await takenPort();
+    const dir = sandbox();
+    const r = npmStartSync(dir, { PORT: String(port), SIM_PORT: String(await freePort()) });
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(new RegExp(`^Port ${port} \\(PORT\\) is already in use on 127\\.0\\.0\\.1 .*PORT=\\d+ npm start$`));
+    expect(r.stdout).not.toContain("Worker:");
+    expect(r.stdout).not.toContain("migrations");
+  });
+
+  it("when SIM_PORT is taken: names SIM_PORT", async () => {
+    const port = await takenPort();
+    const r = npmStartSync(sandbox(), { PORT: String(await freePort()), SIM_PORT: String(port) });
+    expect(r.status).toBe(1);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(new RegExp(`^Port ${port} \\(SIM_PORT\\) is already in use.*SIM_PORT=\\d+ npm start$`));
+  });
+
+  it("when PORT is not a port number", () => {
+    const r = npmStartSync(sandbox(), { PORT: "80a" });
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual(["PORT=80a is not a port number: use 1-65535, e.g. PORT=8797 npm start"]);
+  });
+
+  it("when .dev.vars lacks a secret, or the key is short: names it and the fix", async () => {
+    const ports = { PORT: String(await freePort()), SIM_PORT: String(await freePort()) };
+    const missing = npmStartSync(sandbox({ devVars: QUOTED_DEV_VARS.replace(/^ADMIN_TOKEN=.*$/m, "") }), ports);
+    expect(missing.status).toBe(1);
+    expect(missing.lines).toEqual([".dev.vars has no ADMIN_TOKEN: fix .dev.vars (see .dev.vars.example), or delete it to start again from the example."]);
+    const short = npmStartSync(sandbox({ devVars: QUOTED_DEV_VARS.replace("a2d'", "a2'") }), ports);
+    expect(short.status).toBe(1);
+    expect(short.lines).toEqual(["WECHAT_PAY_KEY in .dev.vars has 31 characters, an API v2 key has exactly 32: fix .dev.vars (see .dev.vars.example), or delete it to start again from the example."]);
+    expect(short.stdout).not.toContain("migrations");
+  });
+});
+
+describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () => {
+  it("Ctrl-C while wrangler dev is starting leaves no process and frees the port", async () => {
+    const dir = sandbox({ devVars: QUOTED_DEV_VARS });
+    const port = await freePort();
+    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(await freePort()) });
+    await run.waitFor("Starting the Worker (wrangler dev)", 90_000);
+    await new Promise((r) => setTimeout(r, 1500)); // wrangler is spawned and busy starting workerd
+    run.ctrlC();
+    const exit = await run.exited;
+    expect(exit.code ?? exit.signal, run.output()).not.toBe(0);
+    expect(run.output()).not.toContain("Press Ctrl-C to stop");
+    await expectNothingLeft(dir, port);
+  }, 150_000);
+
+  it("with quoted .dev.vars values: the printed walkthrough works; Ctrl-C stops everything", async () => {
+    const dir = sandbox({ devVars: QUOTED_DEV_VARS });
+    const port = await freePort();
+    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(await freePort()) });
+    try {
+      await run.waitFor("Press Ctrl-C to stop.", 150_000);
+      const W = `http://127.0.0.1:${port}`;
+      expect(run.output()).toContain(`Worker:    ${W}`);
+      // The walkthrough's admin call, run by a shell exactly as printed: the token arrives unquoted.
+      const reconcileLine = run.output().split("\n").find((l) => l.includes(`${W}/admin/reconcile`)) as string;
+      const reconcile = spawnSync("sh", ["-c", reconcileLine], { encoding: "utf8" });
+      expect(JSON.parse(reconcile.stdout), reconcile.stdout + reconcile.stderr).toHaveProperty("wechatCalls");
+      // Login checks the AppSecret and ordering signs with the key: Worker and simulator agree on both.
+      const login = await fetch(`${W}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: "newcomer-1" }) });
+      expect(login.status).toBe(200);
+      const { token } = (await login.json()) as { token: string };
+      const order = await fetch(`${W}/api/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ items: [{ sku: "tea", quantity: 1 }] }),
+      });
+      expect(order.status, await order.clone().text()).toBe(201);
+      // wrangler read .dev.vars itself: no secret on any command line of the stack (ps shows those).
+      const commandLines = processesIn(dir).flatMap((pid) => {
+        try {
+          return [readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")];
+        } catch {
+          return []; // exited meanwhile
+        }
+      });
+      if (existsSync("/proc/self/cmdline")) expect(commandLines.some((l) => l.includes("wrangler") && l.includes(" dev "))).toBe(true);
+      for (const secret of ["e2e admin #1", "e2e-session-secret", "192006250b4c09247ec02edce69f6a2d", "local-app-secret"]) {
+        expect(commandLines.filter((l) => l.includes(secret))).toEqual([]);
+      }
+    } finally {
+      run.ctrlC();
+    }
+    const exit = await run.exited;
+    expect(exit.code ?? exit.signal).not.toBe(0);
+    await expectNothingLeft(dir, port);
+  }, 240_000);
+});
