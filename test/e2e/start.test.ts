@@ -80,7 +80,14 @@ function npmStart(dir: string, env: Record<string, string>) {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  const ctrlC = () => process.kill(-(child.pid as number), "SIGINT");
+  // The group may be gone already (npm start refused or crashed): then there is nothing to stop.
+  const ctrlC = () => {
+    try {
+      process.kill(-(child.pid as number), "SIGINT");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  };
   return { child, output: () => output, exited, waitFor, ctrlC };
 }
 
@@ -110,7 +117,7 @@ const QUOTED_DEV_VARS = [
   'WECHAT_APP_SECRET="local-app-secret-for-the-simulator"',
   "export WECHAT_PAY_KEY='192006250b4c09247ec02edce69f6a2d'   # the documentation's example key",
   "SESSION_SECRET=e2e-session-secret-0123456789abcdef-0123 # inline comment",
-  `ADMIN_TOKEN="e2e admin #1, it's quoted"`,
+  `ADMIN_TOKEN="e2e/admin+token~quoted.0123="  # a bearer token may use / + ~ . and a trailing =`,
   "",
 ].join("\n");
 
@@ -205,7 +212,7 @@ describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () =
         }
       });
       if (existsSync("/proc/self/cmdline")) expect(commandLines.some((l) => l.includes("wrangler") && l.includes(" dev "))).toBe(true);
-      for (const secret of ["e2e admin #1", "e2e-session-secret", "192006250b4c09247ec02edce69f6a2d", "local-app-secret"]) {
+      for (const secret of ["e2e/admin+token~quoted", "e2e-session-secret", "192006250b4c09247ec02edce69f6a2d", "local-app-secret"]) {
         expect(commandLines.filter((l) => l.includes(secret))).toEqual([]);
       }
     } finally {
