@@ -138,6 +138,8 @@ export async function startStack({
   simOptions = {},
   echo = false,
   devVars = false,
+  /** Where both servers listen: 127.0.0.1, or 0.0.0.0 so a phone on the LAN can reach them. */
+  host = "127.0.0.1",
   progress = echo ? (line) => console.log(line) : () => {},
 }) {
   if (await portInUse(workerPort)) throw new Error(`port ${workerPort} on 127.0.0.1 is already in use`);
@@ -145,6 +147,7 @@ export async function startStack({
   migrateLocal(persistTo);
   const sim = await startSimServer({
     port: simPort,
+    host,
     appId: vars.WECHAT_APPID,
     mchId: vars.WECHAT_MCH_ID,
     apiKey: vars.WECHAT_PAY_KEY,
@@ -153,7 +156,9 @@ export async function startStack({
     ...(echo ? {} : { log: () => {} }),
     ...simOptions,
   });
-  const urls = { WECHAT_API_BASE: sim.url, WECHAT_PAY_BASE: sim.url };
+  // The Worker reaches the simulator on this machine, whatever address the servers listen on.
+  const simUrl = `http://127.0.0.1:${new URL(sim.url).port}`;
+  const urls = { WECHAT_API_BASE: simUrl, WECHAT_PAY_BASE: simUrl };
   const cliVars = devVars ? { WECHAT_APPID: vars.WECHAT_APPID, WECHAT_MCH_ID: vars.WECHAT_MCH_ID, ...urls } : urls;
   let envFile;
   const stopSim = async () => {
@@ -165,7 +170,7 @@ export async function startStack({
   try {
     envFile = devVars ? undefined : writeEnvFile(vars);
     const args = [
-      wranglerBin, "dev", "--ip", "127.0.0.1", "--port", String(workerPort), "--persist-to", persistTo,
+      wranglerBin, "dev", "--ip", host, "--port", String(workerPort), "--persist-to", persistTo,
       "--show-interactive-dev-session=false", "--log-level", echo ? "log" : "warn",
       ...(envFile ? ["--env-file", envFile.file] : []),
       ...Object.entries(cliVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
@@ -200,5 +205,5 @@ export async function startStack({
     const tail = output.slice(-4000);
     throw Object.assign(new Error(tail ? `${error.message}\n--- wrangler output ---\n${tail}` : error.message), { problems: error.problems });
   }
-  return { workerUrl, simUrl: sim.url, sim: sim.sim, stop, output: () => output, workerExited };
+  return { workerUrl, simUrl, sim: sim.sim, stop, output: () => output, workerExited };
 }

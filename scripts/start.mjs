@@ -7,13 +7,15 @@
 //
 // Only Node built-ins and Node-20-compatible modules are imported statically: before `npm ci`, npm
 // runs this with the machine's Node, which may be 20 and cannot load the simulator (TypeScript).
+import { networkInterfaces } from "node:os";
 import { copyFileSync, existsSync } from "node:fs";
 import { readVars } from "./dev-vars.mjs";
 import { requireSetup, showUsageOnHelp } from "./preflight.mjs";
 
 showUsageOnHelp(`npm start — the simulator and the Worker (wrangler dev) on local D1/KV, with a curl walkthrough.
 
-Environment: PORT (Worker, default 8787), SIM_PORT (simulator, default 8788).
+Environment: PORT (Worker, default 8787), SIM_PORT (simulator, default 8788), HOST (where both
+listen, default 127.0.0.1; HOST=0.0.0.0 lets a phone on the LAN reach them).
 Secrets come from .dev.vars (created from .dev.vars.example when missing); wrangler reads it itself.`);
 requireSetup();
 
@@ -59,10 +61,12 @@ for (const [name, port] of [["PORT", workerPort], ["SIM_PORT", simPort]]) {
   if (busy) fail(`Port ${port} (${name}) is already in use on 127.0.0.1 — is another \`npm start\` running? Stop it, or choose another port: ${name}=${port + 10} npm start`);
 }
 
+// HOST=0.0.0.0 npm start: listen on every interface, so a phone on the LAN can reach both servers.
+const host = process.env.HOST || "127.0.0.1";
 const vars = { WECHAT_APPID: LOCAL_DEFAULTS.appId, WECHAT_MCH_ID: LOCAL_DEFAULTS.mchId, ...devVars };
 let stack;
 try {
-  stack = await startStack({ workerPort, simPort, vars, devVars: true, echo: true, simOptions: { autoCompleteRefundsAfterMs: 3000 } });
+  stack = await startStack({ workerPort, simPort, vars, devVars: true, echo: true, host, simOptions: { autoCompleteRefundsAfterMs: 3000 } });
   console.log("Seeding three products…");
   executeLocal(".wrangler/state", "scripts/seed.sql");
 } catch (error) {
@@ -95,5 +99,13 @@ Walk the flow (or run \`npm run demo\` for a scripted walk):
   curl -s ${W}/admin/orders/$OTN -H ${admin}
   curl -s -X POST ${W}/admin/reconcile -H ${admin}   # or: curl ${W}/cdn-cgi/local/scheduled
 
-Login codes: any "name-N" is user "name"; codes starting with bad / ratelimit / risky / busy fail like WeChat.
+Login codes: any "name-N" is user "name"; codes starting with bad / ratelimit / risky / busy fail like WeChat.${lanHint()}
 Press Ctrl-C to stop.`);
+
+/** With HOST=0.0.0.0, the addresses a phone on the same network can use (mini-program API_BASE). */
+function lanHint() {
+  if (host !== "0.0.0.0") return "";
+  const addresses = Object.values(networkInterfaces()).flat().filter((a) => a && a.family === "IPv4" && !a.internal).map((a) => a.address);
+  if (addresses.length === 0) return "\nHOST=0.0.0.0: no LAN address found on this machine.";
+  return `\nFrom a phone on the same network: ${addresses.map((a) => `API_BASE http://${a}:${workerPort}, SIMULATOR_BASE http://${a}:${simPort}`).join(" or ")}`;
+}
