@@ -26,6 +26,17 @@ export interface Config {
   reconcileDelaySeconds: number;
   /** True when WECHAT_PAY_BASE is WeChat's real merchant API (so mTLS and HTTPS are mandatory). */
   isWechatProduction: boolean;
+  /** Merchant events: where they are POSTed (null: kept and listed, not sent) and how they are signed. */
+  webhook: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** MERCHANT_WEBHOOK_URL, or null when unset. */
+  url: string | null;
+  /** Signing keys (the bytes behind `whsec_…`): the current secret first, then the previous one. */
+  secrets: Uint8Array[];
+  /** First retry delay (WEBHOOK_RETRY_BASE_SECONDS); it doubles, capped at 6 hours. */
+  retryBaseSeconds: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -110,14 +121,56 @@ function buildConfig(env: Env): ConfigResult {
   const orderTtlMinutes = integerVar("ORDER_TTL_MINUTES", env.ORDER_TTL_MINUTES, 30, 5, 120, problems);
   const reconcileDelaySeconds = integerVar("RECONCILE_DELAY_SECONDS", env.RECONCILE_DELAY_SECONDS, 60, 0, 86_400, problems);
 
+  const webhook = webhookConfig(env, isWechatProduction, problems);
+
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
     config: {
       appId, mchId, appSecret, payKey, previousPayKeys, signType, notifyUrl, refundNotifyUrl,
-      apiBase, payBase, sessionSecret, adminToken, orderTtlMinutes, reconcileDelaySeconds, isWechatProduction,
+      apiBase, payBase, sessionSecret, adminToken, orderTtlMinutes, reconcileDelaySeconds, isWechatProduction, webhook,
     },
   };
+}
+
+/**
+ * MERCHANT_WEBHOOK_URL (optional; https when the deployment talks to WeChat's production host),
+ * MERCHANT_WEBHOOK_SECRET (required with the URL) and its _PREVIOUS during a rotation, both in the
+ * Standard Webhooks form `whsec_<base64 of 24 to 64 random bytes>`.
+ */
+function webhookConfig(env: Env, production: boolean, problems: string[]): WebhookConfig {
+  const retryBaseSeconds = integerVar("WEBHOOK_RETRY_BASE_SECONDS", env.WEBHOOK_RETRY_BASE_SECONDS, 30, 1, 3600, problems);
+  const secrets: Uint8Array[] = [];
+  for (const name of ["MERCHANT_WEBHOOK_SECRET", "MERCHANT_WEBHOOK_SECRET_PREVIOUS"] as const) {
+    const value = env[name];
+    if (!value) continue;
+    const key = webhookSecret(value);
+    if (key) secrets.push(key);
+    else problems.push(`${name} must be whsec_ followed by the base64 of 24 to 64 random bytes`);
+  }
+  if (env.MERCHANT_WEBHOOK_SECRET_PREVIOUS && !env.MERCHANT_WEBHOOK_SECRET) problems.push("MERCHANT_WEBHOOK_SECRET_PREVIOUS needs MERCHANT_WEBHOOK_SECRET");
+  const raw = env.MERCHANT_WEBHOOK_URL;
+  if (!raw) return { url: null, secrets, retryBaseSeconds };
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push("MERCHANT_WEBHOOK_URL must be an absolute URL");
+  }
+  if (url && url.protocol !== "https:" && (production || url.protocol !== "http:")) problems.push("MERCHANT_WEBHOOK_URL must use https");
+  if (!env.MERCHANT_WEBHOOK_SECRET) problems.push("MERCHANT_WEBHOOK_SECRET is required with MERCHANT_WEBHOOK_URL");
+  return { url: url ? raw : null, secrets, retryBaseSeconds };
+}
+
+/** The key bytes of a `whsec_…` secret, or null when it is not one. */
+function webhookSecret(value: string): Uint8Array | null {
+  if (!value.startsWith("whsec_")) return null;
+  try {
+    const bytes = Uint8Array.from(atob(value.slice(6)), (c) => c.charCodeAt(0));
+    return bytes.length >= 24 && bytes.length <= 64 ? bytes : null;
+  } catch {
+    return null;
+  }
 }
 
 function baseUrl(name: string, value: string, problems: string[]): string {

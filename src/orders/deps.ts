@@ -1,5 +1,6 @@
 /** What the order services need, built once per request (or per scheduled run) from the Env. */
 import type { Config } from "../config";
+import { trackEventWrites, type OutboxTracker } from "../webhooks/outbox";
 import { WechatPayClient } from "../wechatpay/client";
 import type { SignType } from "../wechatpay/sign";
 
@@ -16,6 +17,10 @@ export interface Deps {
   now: () => Date;
   /** A WeChat Pay client pinned to one signature algorithm (orders keep the one they were placed with). */
   payClient: (signType?: SignType) => WechatPayClient;
+  /** Whether this request or run wrote to `events` (so it may have created merchant events). */
+  outbox: OutboxTracker;
+  /** The merchant-event Queue (absent only in a misconfigured deployment: the cron then re-sends). */
+  queue: Queue | undefined;
 }
 
 export function buildDeps(env: Env, config: Config, now: () => Date = () => new Date()): Deps {
@@ -24,11 +29,14 @@ export function buildDeps(env: Env, config: Config, now: () => Date = () => new 
   // simulator) is allowed, which loadConfig() already enforces.
   const cert = env.WXPAY_CERT;
   const certFetch = cert ? (req: Request) => cert.fetch(req) : undefined;
+  const outbox: OutboxTracker = { since: now().getTime(), wrote: false };
   return {
     config,
-    db: env.DB,
+    db: trackEventWrites(env.DB, outbox),
     kv: env.NOTIFY_KV,
     now,
+    outbox,
+    queue: env.EVENTS_QUEUE,
     payClient(signType = config.signType) {
       let client = clients.get(signType);
       if (!client) {

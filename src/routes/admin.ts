@@ -9,10 +9,13 @@ import { eventJson, orderJson, refundJson } from "../orders/view";
 import { listEvents, listEventsForOrder, type Verdict } from "../store/events";
 import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/orders";
 import { upsertProduct } from "../store/products";
+import { listMerchantEventsForOrder } from "../store/merchant-events";
 import { listRefundsForOrder } from "../store/refunds";
+import { merchantEventSummaryJson } from "../webhooks/view";
 import { requireBearer } from "./bearer";
 import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
+import { webhookAdminRoutes } from "./webhooks";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -64,12 +67,18 @@ adminRoutes.get("/orders/:outTradeNo", async (c) => {
   const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
   const order = await getOrder(c.env.DB, outTradeNo);
   if (!order) throw notFound("order not found");
-  const [items, refunds, events] = await Promise.all([
+  const [items, refunds, events, webhooks] = await Promise.all([
     getOrderItems(c.env.DB, [outTradeNo]),
     listRefundsForOrder(c.env.DB, outTradeNo),
     listEventsForOrder(c.env.DB, outTradeNo),
+    listMerchantEventsForOrder(c.env.DB, outTradeNo),
   ]);
-  return c.json({ order: orderJson(order, items.get(outTradeNo) ?? []), refunds: refunds.map(refundJson), events: events.map(eventJson) });
+  return c.json({
+    order: orderJson(order, items.get(outTradeNo) ?? []),
+    refunds: refunds.map(refundJson),
+    events: events.map(eventJson),
+    webhooks: webhooks.map(merchantEventSummaryJson),
+  });
 });
 
 adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
@@ -110,3 +119,5 @@ adminRoutes.post("/reconcile", async (c) => {
 adminRoutes.get("/reconciliation/:date", async (c) => {
   return c.json(await reconcileBill(c.var.deps, c.req.param("date")));
 });
+
+adminRoutes.route("/webhooks", webhookAdminRoutes);

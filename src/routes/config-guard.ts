@@ -3,18 +3,35 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { loadConfig } from "../config";
 import { buildDeps } from "../orders/deps";
+import { sendNewEvents } from "../webhooks/outbox";
 import type { AppEnv } from "./types";
 
 /**
  * Sets `config` and `deps` from a valid configuration, or answers `refuse(c)` (JSON for /api and
  * /admin, FAIL XML for WeChat) without running the route. Problems are named on GET /health only.
+ * After the route, the merchant events it created (if it wrote any change) are sent to the Queue.
  */
 export function requireConfig(refuse: (c: Context<AppEnv>) => Response) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const result = loadConfig(c.env);
     if (!result.ok) return refuse(c);
     c.set("config", result.config);
-    c.set("deps", buildDeps(c.env, result.config));
+    const deps = buildDeps(c.env, result.config);
+    c.set("deps", deps);
     await next();
+    // Merchant events this request created go to the Queue after the answer is decided.
+    if (deps.outbox.wrote && deps.config.webhook.url) await afterResponse(c, sendNewEvents(deps.db, deps.queue, deps.outbox));
   });
+}
+
+/** Runs `work` after the response (waitUntil); without an execution context (app.request in tests) it is awaited. */
+async function afterResponse(c: Context<AppEnv>, work: Promise<unknown>): Promise<void> {
+  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    ctx = undefined;
+  }
+  if (ctx) ctx.waitUntil(work);
+  else await work;
 }
