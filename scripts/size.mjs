@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 
-const BUDGET_BYTES = 64 * 1024;
+// 64 KiB until merchant events (outbox delivery, Standard Webhooks signing, admin routes: +2.8 KiB)
+// pushed the measured upload to 65.3 KiB; raised to 72 KiB with that breakdown in the README.
+const BUDGET_BYTES = 72 * 1024;
 const kib = (n) => (n / 1024).toFixed(2) + " KiB";
 
 const work = mkdtempSync(path.join(tmpdir(), "worker-size-"));
