@@ -33,17 +33,25 @@ const MAX_BODY_BYTES = 256 * 1024;
  */
 
 /**
- * Checks a Standard Webhooks secret (`whsec_` + base64 of 24 to 64 random bytes, the Worker's rule)
- * so that a typo fails here, by name, instead of as 401s for every delivery.
+ * Whether `value` is a Standard Webhooks secret as the Worker accepts it: `whsec_` followed by the
+ * (canonical) base64 of 24 to 64 random bytes.
+ * @param {unknown} value
+ * @returns {value is string}
+ */
+export function isWebhookSecret(value) {
+  if (typeof value !== "string" || !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(value)) return false;
+  const key = Buffer.from(value.slice("whsec_".length), "base64");
+  return key.length >= 24 && key.length <= 64 && `whsec_${key.toString("base64")}` === value;
+}
+
+/**
+ * A verifier for one secret; a malformed secret fails here, by name, instead of as 401s for every
+ * delivery.
  * @param {string} name for the error message
  * @param {unknown} value
- * @returns {Webhook}
  */
 function verifierFor(name, value) {
-  const key = typeof value === "string" && /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value.slice(6), "base64") : null;
-  if (!key || key.length < 24 || key.length > 64 || `whsec_${key.toString("base64")}` !== value) {
-    throw new Error(`${name} must be whsec_ followed by the base64 of 24 to 64 random bytes`);
-  }
+  if (!isWebhookSecret(value)) throw new Error(`${name} must be whsec_ followed by the base64 of 24 to 64 random bytes`);
   return new Webhook(value);
 }
 

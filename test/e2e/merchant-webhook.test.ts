@@ -1,9 +1,8 @@
 // The merchant receiver example (examples/merchant-webhook) on its own. Every delivery here is signed
-// by the test with node:crypto exactly as the merchant-events contract says (Standard Webhooks:
-// base64 HMAC-SHA256 of `${id}.${timestamp}.${body}` with the bytes behind `whsec_`), never with the
-// standardwebhooks package the receiver verifies with, so neither side is checked against itself.
+// by the test with node:crypto exactly as the merchant-events contract says (./standard-webhooks.ts),
+// never with the standardwebhooks package the receiver verifies with.
 import { spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,17 +10,11 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createReceiver } from "../../examples/merchant-webhook/receiver.mjs";
 import { startReceiver } from "../../examples/merchant-webhook/server.mjs";
+import { signature, unixNow as now } from "./standard-webhooks.ts";
 
 const newSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
 const SECRET = newSecret();
 const OTHER_SECRET = newSecret();
-const now = () => Math.floor(Date.now() / 1000);
-
-/** `v1,<base64 HMAC-SHA256(key bytes, "id.timestamp.body")>`, computed here from the contract. */
-function signature(secret: string, id: string, timestamp: number, body: string): string {
-  const key = Buffer.from(secret.slice("whsec_".length), "base64");
-  return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;
-}
 
 let counter = 0;
 /** An order.paid event as the contract shapes it, with a fresh id. */
