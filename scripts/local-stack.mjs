@@ -1,12 +1,14 @@
 // The local stack shared by `npm start`, `npm run demo` (and its e2e test) and `npm run load`:
 // the WeChat simulator (sim/, over HTTP, delivering notifications itself) plus the Worker under
-// `wrangler dev` with local D1/KV, migrated, pointed at the simulator.
+// `wrangler dev` with local D1/KV, migrated, pointed at the simulator; on request also the merchant's
+// webhook receiver (examples/merchant-webhook), with the Worker's merchant events pointed at it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { startReceiver } from "../examples/merchant-webhook/server.mjs";
 import { LOCAL_DEFAULTS, startSimServer } from "../sim/server.ts";
 import { readVars, toEnvFile } from "./dev-vars.mjs";
 import { atExit, shuttingDown, spawnGroup, stopGroup } from "./process-cleanup.mjs";
@@ -126,9 +128,14 @@ function writeEnvFile(vars) {
  * configured with the same appid, mch_id, key and AppSecret. With `devVars: true` (npm start)
  * wrangler reads ./.dev.vars itself instead, and only WECHAT_APPID and WECHAT_MCH_ID of `vars` are
  * passed (as --var): `vars` must hold .dev.vars as {@link readVars} reads it, for the simulator.
- * Ctrl-C at any point stops both (see process-cleanup.mjs). `progress` gets a line before each slow
- * step (default: printed when `echo`). Resolves with `{ workerUrl, simUrl, sim, stop(), output(),
- * workerExited }`; `workerExited` settles only if wrangler dev dies on its own.
+ * With `receiver` (default off), the merchant receiver listens on `receiverPort` too, verifying with
+ * `vars.MERCHANT_WEBHOOK_SECRET` (and `_PREVIOUS`), and the Worker gets MERCHANT_WEBHOOK_URL (a --var,
+ * not a secret) pointing at it; `receiver` may be `true` or options for `startReceiver` (`store`,
+ * `log`, …; by default memory only, printing when `echo`).
+ * Ctrl-C at any point stops everything (see process-cleanup.mjs). `progress` gets a line before each
+ * slow step (default: printed when `echo`). Resolves with `{ workerUrl, simUrl, sim, receiverUrl,
+ * receiver, stop(), output(), workerExited }` (`receiverUrl` and `receiver` null without the
+ * receiver); `workerExited` settles only if wrangler dev dies on its own.
  */
 export async function startStack({
   workerPort = 8787,
@@ -138,11 +145,15 @@ export async function startStack({
   simOptions = {},
   echo = false,
   devVars = false,
-  /** Where both servers listen: 127.0.0.1, or 0.0.0.0 so a phone on the LAN can reach them. */
+  /** Where the servers listen: 127.0.0.1, or 0.0.0.0 so a phone on the LAN can reach them. */
   host = "127.0.0.1",
+  /** @type {boolean | Partial<import("../examples/merchant-webhook/receiver.mjs").ReceiverOptions>} */
+  receiver = false,
+  receiverPort = 8789,
   progress = echo ? (line) => console.log(line) : () => {},
 }) {
   if (await portInUse(workerPort)) throw new Error(`port ${workerPort} on 127.0.0.1 is already in use`);
+  if (receiver && !vars.MERCHANT_WEBHOOK_SECRET) throw new Error("the merchant receiver needs MERCHANT_WEBHOOK_SECRET in vars (see .dev.vars.example)");
   progress(`Applying the D1 migrations (local, ${persistTo})…`);
   migrateLocal(persistTo);
   const sim = await startSimServer({
@@ -156,18 +167,29 @@ export async function startStack({
     ...(echo ? {} : { log: () => {} }),
     ...simOptions,
   });
-  // The Worker reaches the simulator on this machine, whatever address the servers listen on.
+  // The Worker reaches the simulator and the receiver on this machine, whatever address they listen on.
   const simUrl = `http://127.0.0.1:${new URL(sim.url).port}`;
-  const urls = { WECHAT_API_BASE: simUrl, WECHAT_PAY_BASE: simUrl };
-  const cliVars = devVars ? { WECHAT_APPID: vars.WECHAT_APPID, WECHAT_MCH_ID: vars.WECHAT_MCH_ID, ...urls } : urls;
+  let merchant;
   let envFile;
-  const stopSim = async () => {
+  const stopServers = async () => {
     envFile?.remove();
     envFile?.cancelAtExit();
-    await sim.close();
+    await Promise.all([sim.close(), merchant?.close()]);
   };
   let child;
   try {
+    merchant = receiver
+      ? await startReceiver({
+          port: receiverPort,
+          host,
+          secret: vars.MERCHANT_WEBHOOK_SECRET,
+          previousSecret: vars.MERCHANT_WEBHOOK_SECRET_PREVIOUS || null,
+          ...(echo ? {} : { log: () => {} }),
+          ...(receiver === true ? {} : receiver),
+        })
+      : undefined;
+    const urls = { WECHAT_API_BASE: simUrl, WECHAT_PAY_BASE: simUrl, ...(merchant ? { MERCHANT_WEBHOOK_URL: merchant.url } : {}) };
+    const cliVars = devVars ? { WECHAT_APPID: vars.WECHAT_APPID, WECHAT_MCH_ID: vars.WECHAT_MCH_ID, ...urls } : urls;
     envFile = devVars ? undefined : writeEnvFile(vars);
     const args = [
       wranglerBin, "dev", "--ip", host, "--port", String(workerPort), "--persist-to", persistTo,
@@ -178,7 +200,7 @@ export async function startStack({
     progress(`Starting the Worker (wrangler dev) on http://127.0.0.1:${workerPort}…`);
     child = spawnGroup(process.execPath, args, { stdio: ["ignore", echo ? "inherit" : "pipe", echo ? "inherit" : "pipe"], env: wranglerEnv() });
   } catch (error) {
-    await stopSim();
+    await stopServers();
     throw error;
   }
   let output = "";
@@ -196,7 +218,7 @@ export async function startStack({
   const stop = async () => {
     stopping = true;
     await stopGroup(child.pid);
-    await stopSim();
+    await stopServers();
   };
   try {
     await waitForHealth(workerUrl, child, 90_000, progress);
@@ -205,5 +227,14 @@ export async function startStack({
     const tail = output.slice(-4000);
     throw Object.assign(new Error(tail ? `${error.message}\n--- wrangler output ---\n${tail}` : error.message), { problems: error.problems });
   }
-  return { workerUrl, simUrl, sim: sim.sim, stop, output: () => output, workerExited };
+  return {
+    workerUrl,
+    simUrl,
+    sim: sim.sim,
+    receiverUrl: merchant?.url ?? null,
+    receiver: merchant?.receiver ?? null,
+    stop,
+    output: () => output,
+    workerExited,
+  };
 }

@@ -9,11 +9,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * One line saying what is missing and how to fix it, or null when the scripts can run: the
- * dependencies installed (wrangler, esbuild) and this Node ≥ 22 (what `npm run …` provides).
+ * dependencies installed (wrangler, esbuild, and standardwebhooks for the example merchant receiver
+ * `npm start` runs) and this Node ≥ 22 (what `npm run …` provides).
  * @param {{ nodeVersion?: string, packages?: string[] }} [options]
  * @returns {string | null}
  */
-export function setupProblem({ nodeVersion = process.versions.node, packages = ["wrangler", "esbuild"] } = {}) {
+export function setupProblem({ nodeVersion = process.versions.node, packages = ["wrangler", "esbuild", "standardwebhooks"] } = {}) {
   const missing = packages.filter((p) => !existsSync(join(root, "node_modules", p, "package.json")));
   if (missing.length) return `Dependencies are not installed (node_modules/${missing[0]} is missing): run \`npm ci\` first.`;
   const major = Number(nodeVersion.split(".")[0]);

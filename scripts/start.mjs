@@ -1,7 +1,9 @@
 // `npm start`: the whole flow locally in one command. Creates .dev.vars from .dev.vars.example if
 // missing, applies the D1 migrations, seeds a few products, starts the WeChat simulator
-// (127.0.0.1:SIM_PORT, default 8788) and the Worker (wrangler dev, 127.0.0.1:PORT, default 8787)
-// pointed at it, and prints how to walk the flow with curl. Ctrl-C (at any point) stops both.
+// (127.0.0.1:SIM_PORT, default 8788), the merchant's example webhook receiver (127.0.0.1:RECEIVER_PORT,
+// default 8789; when .dev.vars has MERCHANT_WEBHOOK_SECRET) and the Worker (wrangler dev,
+// 127.0.0.1:PORT, default 8787) pointed at both, and prints how to walk the flow with curl. Ctrl-C
+// (at any point) stops everything.
 // Every problem a newcomer can hit (no `npm ci`, a bad .dev.vars, a port in use) ends in one line
 // that names the fix, and exit code 1.
 //
@@ -12,10 +14,13 @@ import { copyFileSync, existsSync } from "node:fs";
 import { readVars } from "./dev-vars.mjs";
 import { requireSetup, showUsageOnHelp } from "./preflight.mjs";
 
-showUsageOnHelp(`npm start — the simulator and the Worker (wrangler dev) on local D1/KV, with a curl walkthrough.
+showUsageOnHelp(`npm start — the simulator, the example merchant webhook receiver and the Worker (wrangler dev) on
+local D1/KV, with a curl walkthrough.
 
-Environment: PORT (Worker, default 8787), SIM_PORT (simulator, default 8788), HOST (where both
-listen, default 127.0.0.1; HOST=0.0.0.0 lets a phone on the LAN reach them).
+Environment: PORT (Worker, default 8787), SIM_PORT (simulator, default 8788), RECEIVER_PORT (merchant
+webhook receiver, default 8789), RECEIVER_STORE (the receiver's event ids, default
+.wrangler/merchant-webhook/events.jsonl), HOST (where the servers listen, default 127.0.0.1;
+HOST=0.0.0.0 lets a phone on the LAN reach them).
 Secrets come from .dev.vars (created from .dev.vars.example when missing); wrangler reads it itself.`);
 requireSetup();
 
@@ -34,7 +39,12 @@ function portFromEnv(name, fallback) {
 }
 const workerPort = portFromEnv("PORT", 8787);
 const simPort = portFromEnv("SIM_PORT", 8788);
-if (workerPort === simPort) fail(`PORT and SIM_PORT are both ${workerPort}: give them different values.`);
+const receiverPort = portFromEnv("RECEIVER_PORT", 8789);
+const ports = [["PORT", workerPort], ["SIM_PORT", simPort], ["RECEIVER_PORT", receiverPort]];
+for (const [i, [name, port]] of ports.entries()) {
+  const clash = ports.slice(i + 1).find(([, other]) => other === port);
+  if (clash) fail(`${name} and ${clash[0]} are both ${port}: give them different values.`);
+}
 
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
@@ -50,8 +60,16 @@ for (const name of ["WECHAT_APP_SECRET", "WECHAT_PAY_KEY", "SESSION_SECRET", "AD
 if (devVars.WECHAT_PAY_KEY.length !== 32) fail(`WECHAT_PAY_KEY in .dev.vars has ${devVars.WECHAT_PAY_KEY.length} characters, an API v2 key has exactly 32: ${fixHint}`);
 
 const { LOCAL_DEFAULTS } = await import("../sim/server.ts");
+const { isWebhookSecret } = await import("../examples/merchant-webhook/receiver.mjs");
+const { DEFAULT_STORE } = await import("../examples/merchant-webhook/server.mjs");
 const { executeLocal, portInUse, startStack } = await import("./local-stack.mjs");
-for (const [name, port] of [["PORT", workerPort], ["SIM_PORT", simPort]]) {
+for (const name of ["MERCHANT_WEBHOOK_SECRET", "MERCHANT_WEBHOOK_SECRET_PREVIOUS"]) {
+  if (devVars[name] && !isWebhookSecret(devVars[name])) fail(`${name} in .dev.vars is not whsec_ followed by the base64 of 24 to 64 random bytes: ${fixHint}`);
+}
+// A .dev.vars from before merchant events has no secret: everything else still runs, and we say so.
+const receiverOn = Boolean(devVars.MERCHANT_WEBHOOK_SECRET);
+const receiverStore = process.env.RECEIVER_STORE || DEFAULT_STORE;
+for (const [name, port] of receiverOn ? ports : ports.slice(0, 2)) {
   let busy;
   try {
     busy = await portInUse(port);
@@ -66,7 +84,18 @@ const host = process.env.HOST || "127.0.0.1";
 const vars = { WECHAT_APPID: LOCAL_DEFAULTS.appId, WECHAT_MCH_ID: LOCAL_DEFAULTS.mchId, ...devVars };
 let stack;
 try {
-  stack = await startStack({ workerPort, simPort, vars, devVars: true, echo: true, host, simOptions: { autoCompleteRefundsAfterMs: 3000 } });
+  if (!receiverOn) console.log("Merchant events are off: .dev.vars has no MERCHANT_WEBHOOK_SECRET (copy that line from .dev.vars.example to see them).");
+  stack = await startStack({
+    workerPort,
+    simPort,
+    vars,
+    devVars: true,
+    echo: true,
+    host,
+    simOptions: { autoCompleteRefundsAfterMs: 3000 },
+    receiver: receiverOn && { store: receiverStore },
+    receiverPort,
+  });
   console.log("Seeding three products…");
   executeLocal(".wrangler/state", "scripts/seed.sql");
 } catch (error) {
@@ -84,6 +113,7 @@ const admin = shq(`authorization: Bearer ${vars.ADMIN_TOKEN}`);
 console.log(`
 Worker:    ${W}   (GET ${W}/health)
 Simulator: ${S}   (control API: ${S}/__sim/…, see sim/README.md)
+${merchantLine()}
 
 Walk the flow (or run \`npm run demo\` for a scripted walk):
   TOKEN=$(curl -s -X POST ${W}/api/login -H 'content-type: application/json' -d "{\\"code\\":\\"alice-$RANDOM\\"}" | sed -E 's/.*"token":"([^"]+)".*/\\1/')
@@ -93,14 +123,22 @@ Walk the flow (or run \`npm run demo\` for a scripted walk):
   OTN=$(sed -E 's/.*"outTradeNo":"([^"]+)".*/\\1/' /tmp/order.json)
   # play the user: pay with the exact "payment" object the mini program would pass to wx.requestPayment
   curl -s -X POST ${S}/__sim/pay -H 'content-type: application/json' -d "$(sed -E 's/.*("payment":\\{[^}]*\\}).*/{\\1}/' /tmp/order.json)"
-  curl -s ${W}/api/orders/$OTN -H "authorization: Bearer $TOKEN"     # → PAID (the simulator notified the Worker)
+  curl -s ${W}/api/orders/$OTN -H "authorization: Bearer $TOKEN"     # → PAID (the simulator notified the Worker)${receiverOn ? "; [merchant] order.paid … appears here" : ""}
   curl -s -X POST ${W}/admin/orders/$OTN/refunds -H ${admin} \\
-       -H 'content-type: application/json' -d '{"refundFee":1990}'   # → refund notify after 3 s → REFUNDED
+       -H 'content-type: application/json' -d '{"refundFee":1990}'   # → refund notify after 3 s → REFUNDED${receiverOn ? " ([merchant] refund.succeeded, order.refunded)" : ""}
   curl -s ${W}/admin/orders/$OTN -H ${admin}
   curl -s -X POST ${W}/admin/reconcile -H ${admin}   # or: curl ${W}/cdn-cgi/local/scheduled
 
 Login codes: any "name-N" is user "name"; codes starting with bad / ratelimit / risky / busy fail like WeChat.${lanHint()}
 Press Ctrl-C to stop.`);
+
+/** Where merchant events go, or why they do not. */
+function merchantLine() {
+  if (!receiverOn) return "Merchant:  events off (no MERCHANT_WEBHOOK_SECRET in .dev.vars)";
+  return `Merchant:  ${stack.receiverUrl}   (examples/merchant-webhook; event ids kept in ${receiverStore})
+           Each merchant event the Worker sends is verified there and printed in this terminal as
+           "[merchant] <type> <id> outTradeNo=… <amounts in fen>".`;
+}
 
 /** With HOST=0.0.0.0, the addresses a phone on the same network can use (mini-program API_BASE). */
 function lanHint() {

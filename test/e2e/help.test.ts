@@ -10,7 +10,7 @@ describe("--help", () => {
     ["load", /^npm run load -- \[--count N\] \[--concurrency C\]\n[\s\S]*--count N[\s\S]*--concurrency C/],
     ["bench", /^npm run bench — operations per second/],
     ["demo", /^npm run demo — walks the whole payment flow/],
-    ["start", /^npm start — [\s\S]*PORT[\s\S]*SIM_PORT/],
+    ["start", /^npm start — [\s\S]*PORT[\s\S]*SIM_PORT[\s\S]*RECEIVER_PORT/],
   ])("npm run %s -- --help prints the usage and starts nothing", (script, usage) => {
     const r = npmRun(script, "--", "--help");
     expect(r.status, r.stderr).toBe(0);

@@ -1,9 +1,11 @@
 // `npm start` as a newcomer meets it, run for real (npm, wrangler dev, the simulator) in a throwaway
 // copy of the project, so the developer's .dev.vars and .wrangler/state are never touched:
 // refusals are one line with exit code 1 (no npm ci, a taken port, a bad .dev.vars), quoted
-// .dev.vars values reach the Worker and the simulator as wrangler reads them, and Ctrl-C — during
-// startup or after — leaves no process behind and the port free.
+// .dev.vars values reach the Worker, the simulator and the merchant receiver as wrangler reads them,
+// the receiver prints what it receives in the same terminal, and Ctrl-C — during startup or after —
+// leaves no process behind and the ports free.
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { Server } from "node:net";
@@ -11,6 +13,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { signedHeaders } from "./standard-webhooks.ts";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const sandboxes: string[] = [];
@@ -30,7 +33,7 @@ function sandbox({ installed = true, devVars }: { installed?: boolean; devVars?:
     if (existsSync(join(repo, file))) copyFileSync(join(repo, file), join(dir, file));
   }
   cpSync(join(repo, "scripts"), join(dir, "scripts"), { recursive: true }); // so it checks *this* node_modules
-  for (const linked of ["src", "sim", "migrations", ...(installed ? ["node_modules"] : [])]) symlinkSync(join(repo, linked), join(dir, linked));
+  for (const linked of ["src", "sim", "migrations", "examples", ...(installed ? ["node_modules"] : [])]) symlinkSync(join(repo, linked), join(dir, linked));
   if (devVars !== undefined) writeFileSync(join(dir, ".dev.vars"), devVars);
   return dir;
 }
@@ -103,23 +106,30 @@ function processesIn(dir: string): string[] {
   return found;
 }
 
-/** Waits until no process runs in `dir` (or fails listing them) and the port is free. */
-async function expectNothingLeft(dir: string, port: number) {
+/** Waits until no process runs in `dir` (or fails listing them) and the ports are free. */
+async function expectNothingLeft(dir: string, ...ports: number[]) {
   let left = processesIn(dir);
   for (const deadline = Date.now() + 5000; left.length && Date.now() < deadline; left = processesIn(dir)) await new Promise((r) => setTimeout(r, 200));
   expect(left, "processes still running in the sandbox").toEqual([]);
-  const server = await listen(port); // throws EADDRINUSE if an orphan kept the port
-  await new Promise((r) => server.close(r));
+  for (const port of ports) {
+    const server = await listen(port); // throws EADDRINUSE if an orphan kept the port
+    await new Promise((r) => server.close(r));
+  }
 }
 
+/** A test-only Standard Webhooks secret (32 random bytes) that the receiver must get unquoted. */
+const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const QUOTED_DEV_VARS = [
   "# quoted values, as many dotenv files have them (wrangler reads them without the quotes)",
   'WECHAT_APP_SECRET="local-app-secret-for-the-simulator"',
   "export WECHAT_PAY_KEY='192006250b4c09247ec02edce69f6a2d'   # the documentation's example key",
   "SESSION_SECRET=e2e-session-secret-0123456789abcdef-0123 # inline comment",
   `ADMIN_TOKEN="e2e/admin+token~quoted.0123="  # a bearer token may use / + ~ . and a trailing =`,
+  `MERCHANT_WEBHOOK_SECRET="${WEBHOOK_SECRET}"  # base64 may end in =`,
   "",
 ].join("\n");
+/** A .dev.vars from before merchant events: everything but the receiver still starts. */
+const DEV_VARS_WITHOUT_WEBHOOK_SECRET = QUOTED_DEV_VARS.replace(/^MERCHANT_WEBHOOK_SECRET=.*\n/m, "");
 
 describe("npm start refuses with one line and exit code 1", () => {
   it("before npm ci (no node_modules), under the machine's node", () => {
@@ -149,6 +159,20 @@ describe("npm start refuses with one line and exit code 1", () => {
     expect(r.lines[0]).toMatch(new RegExp(`^Port ${port} \\(SIM_PORT\\) is already in use.*SIM_PORT=\\d+ npm start$`));
   });
 
+  it("when RECEIVER_PORT is taken: names RECEIVER_PORT", async () => {
+    const port = await takenPort();
+    const r = npmStartSync(sandbox(), { PORT: String(await freePort()), SIM_PORT: String(await freePort()), RECEIVER_PORT: String(port) });
+    expect(r.status).toBe(1);
+    expect(r.lines).toHaveLength(1);
+    expect(r.lines[0]).toMatch(new RegExp(`^Port ${port} \\(RECEIVER_PORT\\) is already in use.*RECEIVER_PORT=\\d+ npm start$`));
+  });
+
+  it("when two of PORT, SIM_PORT and RECEIVER_PORT are equal", () => {
+    const r = npmStartSync(sandbox(), { PORT: "18787", SIM_PORT: "18788", RECEIVER_PORT: "18787" });
+    expect(r.status).toBe(1);
+    expect(r.lines).toEqual(["PORT and RECEIVER_PORT are both 18787: give them different values."]);
+  });
+
   it("when PORT is not a port number", () => {
     const r = npmStartSync(sandbox(), { PORT: "80a" });
     expect(r.status).toBe(1);
@@ -164,15 +188,23 @@ describe("npm start refuses with one line and exit code 1", () => {
     expect(short.status).toBe(1);
     expect(short.lines).toEqual(["WECHAT_PAY_KEY in .dev.vars has 31 characters, an API v2 key has exactly 32: fix .dev.vars (see .dev.vars.example), or delete it to start again from the example."]);
     expect(short.stdout).not.toContain("migrations");
+    const badWebhookSecret = npmStartSync(sandbox({ devVars: QUOTED_DEV_VARS.replace(WEBHOOK_SECRET, "whsec_not-base64") }), ports);
+    expect(badWebhookSecret.status).toBe(1);
+    expect(badWebhookSecret.lines).toEqual([
+      "MERCHANT_WEBHOOK_SECRET in .dev.vars is not whsec_ followed by the base64 of 24 to 64 random bytes: fix .dev.vars (see .dev.vars.example), or delete it to start again from the example.",
+    ]);
+    expect(badWebhookSecret.stdout).not.toContain("migrations");
   });
 });
 
 describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () => {
   it("Ctrl-C while wrangler dev is starting leaves no process and frees the port", async () => {
-    const dir = sandbox({ devVars: QUOTED_DEV_VARS });
+    // A .dev.vars without MERCHANT_WEBHOOK_SECRET: the receiver stays off, so its port is not even checked.
+    const dir = sandbox({ devVars: DEV_VARS_WITHOUT_WEBHOOK_SECRET });
     const port = await freePort();
-    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(await freePort()) });
+    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(await freePort()), RECEIVER_PORT: String(await takenPort()) });
     await run.waitFor("Starting the Worker (wrangler dev)", 90_000);
+    expect(run.output()).toContain("Merchant events are off: .dev.vars has no MERCHANT_WEBHOOK_SECRET (copy that line from .dev.vars.example to see them).");
     await new Promise((r) => setTimeout(r, 1500)); // wrangler is spawned and busy starting workerd
     run.ctrlC();
     const exit = await run.exited;
@@ -181,14 +213,25 @@ describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () =
     await expectNothingLeft(dir, port);
   }, 150_000);
 
-  it("with quoted .dev.vars values: the printed walkthrough works; Ctrl-C stops everything", async () => {
+  it("with quoted .dev.vars values: the printed walkthrough works, events show up in the same terminal; Ctrl-C stops everything", async () => {
     const dir = sandbox({ devVars: QUOTED_DEV_VARS });
     const port = await freePort();
-    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(await freePort()) });
+    const receiverPort = await freePort();
+    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(await freePort()), RECEIVER_PORT: String(receiverPort) });
     try {
       await run.waitFor("Press Ctrl-C to stop.", 150_000);
       const W = `http://127.0.0.1:${port}`;
       expect(run.output()).toContain(`Worker:    ${W}`);
+      // The receiver the Worker is pointed at verifies with the unquoted secret and prints each event here.
+      const M = `http://127.0.0.1:${receiverPort}/webhooks`;
+      expect(run.output()).toContain(`Merchant:  ${M}`);
+      const event = { id: `evt_start_${Date.now()}`, type: "order.paid", createdAt: new Date().toISOString(), data: { order: { outTradeNo: "T-START", totalFee: 1990, refundedFee: 0 } } };
+      const body = JSON.stringify(event);
+      const delivered = await fetch(M, { method: "POST", headers: signedHeaders(WEBHOOK_SECRET, event.id, body), body });
+      expect(delivered.status, await delivered.clone().text()).toBe(200);
+      await run.waitFor(`[merchant] order.paid ${event.id} outTradeNo=T-START totalFee=1990 refundedFee=0`, 5000);
+      const stored = readFileSync(join(dir, ".wrangler/merchant-webhook/events.jsonl"), "utf8").trim().split("\n");
+      expect(stored.map((line) => JSON.parse(line).event)).toEqual([event]);
       // The walkthrough's admin call, run by a shell exactly as printed: the token arrives unquoted.
       const reconcileLine = run.output().split("\n").find((l) => l.includes(`${W}/admin/reconcile`)) as string;
       const reconcile = spawnSync("sh", ["-c", reconcileLine], { encoding: "utf8" });
@@ -212,14 +255,16 @@ describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () =
         }
       });
       if (existsSync("/proc/self/cmdline")) expect(commandLines.some((l) => l.includes("wrangler") && l.includes(" dev "))).toBe(true);
-      for (const secret of ["e2e/admin+token~quoted", "e2e-session-secret", "192006250b4c09247ec02edce69f6a2d", "local-app-secret"]) {
+      for (const secret of ["e2e/admin+token~quoted", "e2e-session-secret", "192006250b4c09247ec02edce69f6a2d", "local-app-secret", WEBHOOK_SECRET.slice(6, 30)]) {
         expect(commandLines.filter((l) => l.includes(secret))).toEqual([]);
       }
+      // The Worker is told where the receiver is (a var, not a secret).
+      if (existsSync("/proc/self/cmdline")) expect(commandLines.some((l) => l.includes(`--var MERCHANT_WEBHOOK_URL:${M}`))).toBe(true);
     } finally {
       run.ctrlC();
     }
     const exit = await run.exited;
     expect(exit.code ?? exit.signal).not.toBe(0);
-    await expectNothingLeft(dir, port);
+    await expectNothingLeft(dir, port, receiverPort);
   }, 240_000);
 });
