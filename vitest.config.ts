@@ -2,6 +2,7 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { createSimulator } from "./sim/core.ts";
+import { createTestReceiver, MERCHANT_HOST, TEST_WEBHOOK_SECRET } from "./test/merchant-receiver.ts";
 
 /** Every var and secret the workerd tests rely on, pinned (a local .dev.vars must not leak in). */
 const TEST_VARS = {
@@ -19,6 +20,10 @@ const TEST_VARS = {
   ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
   ORDER_TTL_MINUTES: "30",
   RECONCILE_DELAY_SECONDS: "60",
+  MERCHANT_WEBHOOK_URL: `http://${MERCHANT_HOST}/webhooks`,
+  MERCHANT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+  MERCHANT_WEBHOOK_SECRET_PREVIOUS: "",
+  WEBHOOK_RETRY_BASE_SECONDS: "30",
 };
 
 // Each time the plugin reads wrangler.jsonc (once per test file), wrangler looks for the required
@@ -43,6 +48,11 @@ const simulator = createSimulator({
 });
 const toSimulator = (request: Request) => simulator.fetch(request);
 
+/** The merchant's endpoint (examples/merchant-webhook, verifying with standardwebhooks) and its test control. */
+const merchant = createTestReceiver();
+/** The Worker's outbound network: the merchant's host goes to the receiver, everything else to the simulator. */
+const outbound = (request: Request) => (new URL(request.url).host === MERCHANT_HOST ? merchant.fetch(request) : toSimulator(request));
+
 /**
  * Two projects: "workers" runs inside workerd with real local D1 and KV (unit, integration);
  * "node" runs the simulator's own tests and the end-to-end test (real processes over HTTP).
@@ -62,7 +72,10 @@ export default defineConfig(async () => {
                 // SELF.scheduled() needs this test-only flag.
                 compatibilityFlags: ["service_binding_extra_handlers"],
                 bindings: { ...TEST_VARS, TEST_MIGRATIONS: migrations },
-                serviceBindings: { SIM: toSimulator },
+                serviceBindings: { SIM: toSimulator, RECEIVER: (request: Request) => merchant.control(request) },
+                // The producer writes to a Queue without a consumer: each test runs the consumer itself
+                // (createMessageBatch), so no delivery happens behind its back.
+                queueProducers: { EVENTS_QUEUE: { queueName: "merchant-events-tests" } },
                 // The suite logs in and orders far more often than a person: generous limits here, and
                 // a tight test-only limiter that the rate-limit tests swap in through the env.
                 ratelimits: {
@@ -70,7 +83,7 @@ export default defineConfig(async () => {
                   ORDER_LIMITER: { namespace_id: "1002", simple: { limit: 100_000, period: 60 } },
                   TIGHT_LIMITER: { namespace_id: "1999", simple: { limit: 3, period: 60 } },
                 },
-                outboundService: toSimulator,
+                outboundService: outbound,
               },
             }),
           ],

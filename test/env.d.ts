@@ -6,6 +6,8 @@ declare global {
     interface Env {
       /** The simulator's control surface (same instance as the Worker's outbound fetches). */
       SIM: Fetcher;
+      /** The merchant receiver's control surface (test/merchant-receiver.ts). */
+      RECEIVER: Fetcher;
       /** 3 requests per 60 s, swapped in for the real limiters by the rate-limit tests. */
       TIGHT_LIMITER: RateLimit;
       /** migrations/, read once by vitest.config.ts and applied by test/setup.ts. */

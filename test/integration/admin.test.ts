@@ -104,7 +104,7 @@ describe("GET /admin/orders/:outTradeNo", () => {
   it("returns the order with its refunds and its events", async () => {
     const reply = await admin("GET", `/orders/${refundedOrder}`);
     expect(reply.status).toBe(200);
-    expect(Object.keys(reply.body).sort()).toEqual(["events", "order", "refunds"]);
+    expect(Object.keys(reply.body).sort()).toEqual(["events", "order", "refunds", "webhooks"]);
     expect(reply.body.order).toMatchObject({ outTradeNo: refundedOrder, status: "REFUNDED", refundedFee: 100 });
     expect(reply.body.refunds).toEqual([
       {

@@ -61,6 +61,7 @@ describe("config self-check", () => {
       WXPAY_CERT: { fetch: () => new Response("") },
       WECHAT_PAY_KEY: "k".repeat(32),
       WECHAT_NOTIFY_URL: "https://shop.example/wechat/pay/notify",
+      MERCHANT_WEBHOOK_URL: "https://shop.example/webhooks",
     });
     expect(withCert).toEqual({ status: 200, body: { ok: true } });
   });
