@@ -50,6 +50,7 @@ const PUBLIC_EXAMPLE_VALUES = new Set([
   "qazwsxedcrfvtgbyhnujmikolp111111",
   "local-session-secret-change-me-in-production-0123456789",
   "local-admin-token-change-me",
+  "whsec_bVq6EccZz057KvmNOV41258wzBD1gzQ9Hrk1IQSKM2I=",
 ]);
 
 /**
@@ -114,6 +115,7 @@ function buildConfig(env: Env): ConfigResult {
     if (PUBLIC_EXAMPLE_VALUES.has(payKey)) problems.push("WECHAT_PAY_KEY is a public example key");
     if (PUBLIC_EXAMPLE_VALUES.has(sessionSecret)) problems.push("SESSION_SECRET is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(adminToken)) problems.push("ADMIN_TOKEN is the example value");
+    if (PUBLIC_EXAMPLE_VALUES.has(env.MERCHANT_WEBHOOK_SECRET ?? "")) problems.push("MERCHANT_WEBHOOK_SECRET is the example value");
   }
   if (!env.LOGIN_LIMITER) problems.push("LOGIN_LIMITER rate-limit binding is missing");
   if (!env.ORDER_LIMITER) problems.push("ORDER_LIMITER rate-limit binding is missing");

@@ -314,12 +314,14 @@ describe("admin API", () => {
 });
 
 describe("config", () => {
-  it("/health names a URL without a secret, a secret that is not whsec_, and http in production", async () => {
+  it("/health names a URL without a secret, a secret that is not whsec_, http in production and the example secret", async () => {
     const health = async (vars: Record<string, string>) => (await app.request(`${ORIGIN}/health`, {}, { ...env, ...vars })).json() as Promise<{ problems?: string[] }>;
     expect((await health({ MERCHANT_WEBHOOK_SECRET: "" })).problems).toContain("MERCHANT_WEBHOOK_SECRET is required with MERCHANT_WEBHOOK_URL");
     expect((await health({ MERCHANT_WEBHOOK_SECRET: "not-a-secret" })).problems).toContain(
       "MERCHANT_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes",
     );
     expect((await health({ WECHAT_PAY_BASE: "https://api.mch.weixin.qq.com" })).problems).toContain("MERCHANT_WEBHOOK_URL must use https");
+    const example = await health({ WECHAT_PAY_BASE: "https://api.mch.weixin.qq.com", MERCHANT_WEBHOOK_SECRET: "whsec_bVq6EccZz057KvmNOV41258wzBD1gzQ9Hrk1IQSKM2I=" });
+    expect(example.problems).toContain("MERCHANT_WEBHOOK_SECRET is the example value");
   });
 });
