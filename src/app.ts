@@ -19,6 +19,7 @@ import { JSON_BODY_LIMIT } from "./routes/json";
 import { orderRoutes } from "./routes/orders";
 import { productRoutes } from "./routes/products";
 import type { AppEnv } from "./routes/types";
+import { SHIPPING_STATUS_KEY } from "./routes/shipping";
 import { wechatRoutes } from "./routes/wechat";
 import { signingSelfTest } from "./wechatpay/self-test";
 
@@ -45,7 +46,11 @@ app.get("/health", async (c) => {
   const problems = result.ok ? [] : [...result.problems];
   selfTest ??= signingSelfTest();
   for (const algorithm of await selfTest) problems.push(`signing self-test failed for ${algorithm}`);
-  return problems.length === 0 ? c.json({ ok: true }) : c.json({ ok: false, problems }, 503);
+  if (problems.length > 0) return c.json({ ok: false, problems }, 503);
+  // Information, never a failure: WeChat's last word on the shipping-information service (kept by
+  // GET /admin/shipping/status; /health itself never calls WeChat).
+  const shipping = await c.env.NOTIFY_KV.get(SHIPPING_STATUS_KEY, "json").catch(() => null);
+  return c.json(shipping ? { ok: true, shipping } : { ok: true });
 });
 
 // /api and /admin need a valid config and take JSON bodies of at most 16 KiB; /wechat has its own.

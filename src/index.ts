@@ -7,6 +7,7 @@ import { loadConfig } from "./config";
 import { logEvent } from "./log";
 import { buildDeps } from "./orders/deps";
 import { runReconciliation } from "./orders/reconcile";
+import { retryDueShipments } from "./orders/shipments";
 import { consumeEventBatch } from "./webhooks/consumer";
 import { resendOverdueEvents, sendNewEvents } from "./webhooks/outbox";
 
@@ -23,9 +24,10 @@ export default {
     const deps = buildDeps(env, config.config);
     try {
       await runReconciliation(deps);
+      await retryDueShipments(deps);
     } finally {
+      await sendNewEvents(deps.db, env.EVENTS_QUEUE, deps.outbox, config.config.webhook.url !== null);
       if (config.config.webhook.url && env.EVENTS_QUEUE) {
-        await sendNewEvents(deps.db, env.EVENTS_QUEUE, deps.outbox);
         const resent = await resendOverdueEvents(deps.db, env.EVENTS_QUEUE, deps.now().getTime());
         if (resent > 0) logEvent("merchant_events_resent", { count: resent });
       }
@@ -41,6 +43,6 @@ export default {
       return;
     }
     const deps = buildDeps(env, config.config);
-    await consumeEventBatch(batch, { db: deps.db, webhook: config.config.webhook, now: deps.now, fetch: (req) => fetch(req) });
+    await consumeEventBatch(batch, deps);
   },
 } satisfies ExportedHandler<Env>;

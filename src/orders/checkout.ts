@@ -61,7 +61,7 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
   const lines = input.items.map((line, index) => {
     const product = products.get(line.sku);
     if (!product) throw badRequest(`items[${index}].sku: unknown or inactive product "${line.sku}"`, "UNKNOWN_SKU");
-    return { sku: product.sku, name: product.name, quantity: line.quantity, priceFen: product.price_fen };
+    return { sku: product.sku, name: product.name, quantity: line.quantity, priceFen: product.price_fen, fulfilment: product.fulfilment };
   });
   const totalFee = lines.reduce((sum, l) => sum + l.priceFen * l.quantity, 0);
   // WeChat's total_fee is an Int: a larger order could be stored but never paid.

@@ -2,6 +2,7 @@
 import type { EventRow } from "../store/events";
 import type { OrderItemRow, OrderRow } from "../store/orders";
 import type { RefundRow } from "../store/refunds";
+import type { ShipmentRow } from "../store/shipments";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -18,6 +19,7 @@ export function orderJson(row: OrderRow, items: readonly OrderItemRow[]) {
     paidAt: iso(row.paid_at),
     transactionId: row.transaction_id,
     refundedFee: row.refunded_fee,
+    settledAt: iso(row.settled_at ?? null),
   };
 }
 
@@ -43,5 +45,19 @@ export function refundJson(row: RefundRow) {
     reason: row.reason,
     createdAt: iso(row.created_at),
     succeededAt: iso(row.succeeded_at),
+  };
+}
+
+export function shipmentJson(row: ShipmentRow) {
+  return {
+    id: row.id,
+    outTradeNo: row.out_trade_no,
+    logisticsType: row.logistics_type,
+    items: JSON.parse(row.items) as unknown[],
+    allDelivered: row.all_delivered === null ? null : row.all_delivered === 1,
+    status: row.status,
+    errCode: row.err_code,
+    uploadedAt: iso(row.uploaded_at),
+    createdAt: iso(row.created_at),
   };
 }

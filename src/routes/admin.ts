@@ -5,16 +5,18 @@ import { badRequest, notFound } from "../errors";
 import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
 import { createRefund } from "../orders/refunds";
-import { eventJson, orderJson, refundJson } from "../orders/view";
+import { eventJson, orderJson, refundJson, shipmentJson } from "../orders/view";
 import { listEvents, listEventsForOrder, type Verdict } from "../store/events";
 import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/orders";
 import { upsertProduct } from "../store/products";
 import { listMerchantEventsForOrder } from "../store/merchant-events";
 import { listRefundsForOrder } from "../store/refunds";
+import { getShipmentsForOrders } from "../store/shipments";
 import { merchantEventSummaryJson } from "../webhooks/view";
 import { requireBearer } from "./bearer";
 import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
+import { shippingAdminRoutes } from "./shipping";
 import { webhookAdminRoutes } from "./webhooks";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -26,7 +28,7 @@ adminRoutes.put("/products/:sku", async (c) => {
   const sku = c.req.param("sku");
   if (!/^[\x21-\x7e]{1,64}$/.test(sku)) throw badRequest("sku must be 1 to 64 printable ASCII characters");
   const body = await readJsonObject(c);
-  const { name, priceFen, active } = body;
+  const { name, priceFen, active, fulfilment } = body;
   if (typeof name !== "string" || name.trim() === "" || name.length > 100) throw badRequest("name must be a non-empty string of at most 100 characters");
   // The name becomes unifiedorder's body and the bill's 商品名称.
   assertWechatText("name", name);
@@ -34,8 +36,10 @@ adminRoutes.put("/products/:sku", async (c) => {
     throw badRequest(`priceFen must be an integer number of fen from 1 to ${MAX_PRICE_FEN}`);
   }
   if (active !== undefined && typeof active !== "boolean") throw badRequest("active must be a boolean");
-  const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, now: c.var.deps.now().getTime() });
-  return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1 } });
+  // Omitted: a new product is physical, an existing one keeps what it was.
+  if (fulfilment !== undefined && fulfilment !== "physical" && fulfilment !== "virtual") throw badRequest('fulfilment must be "physical" or "virtual"');
+  const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, fulfilment: fulfilment ?? null, now: c.var.deps.now().getTime() });
+  return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1, fulfilment: row.fulfilment } });
 });
 
 const ORDER_STATUSES: readonly OrderStatus[] = ["NOTPAY", "PAID", "CLOSED", "PAYERROR", "REFUNDED"];
@@ -67,17 +71,19 @@ adminRoutes.get("/orders/:outTradeNo", async (c) => {
   const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
   const order = await getOrder(c.env.DB, outTradeNo);
   if (!order) throw notFound("order not found");
-  const [items, refunds, events, webhooks] = await Promise.all([
+  const [items, refunds, events, webhooks, shipments] = await Promise.all([
     getOrderItems(c.env.DB, [outTradeNo]),
     listRefundsForOrder(c.env.DB, outTradeNo),
     listEventsForOrder(c.env.DB, outTradeNo),
     listMerchantEventsForOrder(c.env.DB, outTradeNo),
+    getShipmentsForOrders(c.env.DB, [outTradeNo]),
   ]);
   return c.json({
     order: orderJson(order, items.get(outTradeNo) ?? []),
     refunds: refunds.map(refundJson),
     events: events.map(eventJson),
     webhooks: webhooks.map(merchantEventSummaryJson),
+    shipments: (shipments.get(outTradeNo) ?? []).map(shipmentJson),
   });
 });
 
@@ -121,3 +127,4 @@ adminRoutes.get("/reconciliation/:date", async (c) => {
 });
 
 adminRoutes.route("/webhooks", webhookAdminRoutes);
+adminRoutes.route("/", shippingAdminRoutes);

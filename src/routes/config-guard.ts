@@ -20,7 +20,7 @@ export function requireConfig(refuse: (c: Context<AppEnv>) => Response) {
     c.set("deps", deps);
     await next();
     // Merchant events this request created go to the Queue after the answer is decided.
-    if (deps.outbox.wrote && deps.config.webhook.url) await afterResponse(c, sendNewEvents(deps.db, deps.queue, deps.outbox));
+    if (deps.outbox.wrote) await afterResponse(c, sendNewEvents(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null));
   });
 }
 

@@ -5,7 +5,8 @@ import { cancelOrder } from "../orders/cancel";
 import { checkout, type CartLine } from "../orders/checkout";
 import { ensurePayment } from "../orders/prepay";
 import { readOwnOrder } from "../orders/read";
-import { orderJson } from "../orders/view";
+import { orderJson, shipmentJson } from "../orders/view";
+import { getShipmentsForOrders } from "../store/shipments";
 import { getOrderForUser, getOrderItems, listOrdersForUser, type OrderRow } from "../store/orders";
 import { isValidOutTradeNo } from "../wechatpay/ids";
 import { requireUser } from "./auth";
@@ -52,7 +53,9 @@ orderRoutes.get("/orders", async (c) => {
 
 orderRoutes.get("/orders/:outTradeNo", async (c) => {
   const order = await ownOrder(c.var.deps, c.var.userId, c.req.param("outTradeNo"), true);
-  return c.json({ order: await withItems(c.env.DB, order) });
+  // The shipping state, so the mini program can show "shipped" (tracking numbers included).
+  const shipments = (await getShipmentsForOrders(c.env.DB, [order.out_trade_no])).get(order.out_trade_no) ?? [];
+  return c.json({ order: await withItems(c.env.DB, order), shipments: shipments.map(shipmentJson) });
 });
 
 orderRoutes.post("/orders/:outTradeNo/payment", async (c) => {

@@ -63,11 +63,21 @@ export async function listAttempts(db: D1Database, eventId: string): Promise<Att
   return results;
 }
 
-/** Ids of events still waiting for their first delivery that were created at or after `since`, oldest first. */
-export async function listNewPendingIds(db: D1Database, since: number, limit: number): Promise<string[]> {
+/**
+ * Work for the Queue created at or after `since` and not yet attempted, in one query: merchant events
+ * (`evt_…`, only when `withEvents`: without a webhook URL they are not sent) and the automatic
+ * shipments of virtual orders (`shp_…`, written by the payment's transaction), oldest first.
+ */
+export async function listNewQueueWork(db: D1Database, since: number, withEvents: boolean, limit: number): Promise<string[]> {
   const { results } = await db
-    .prepare("SELECT id FROM merchant_events WHERE status = 'pending' AND attempts = 0 AND next_attempt_at >= ?1 ORDER BY seq LIMIT ?2")
-    .bind(since, limit)
+    .prepare(
+      `SELECT id FROM (
+         SELECT id, next_attempt_at AS at FROM merchant_events WHERE ?3 = 1 AND status = 'pending' AND attempts = 0 AND next_attempt_at >= ?1
+         UNION ALL
+         SELECT id, created_at AS at FROM shipments WHERE status = 'PENDING' AND attempts = 0 AND idempotency_key = 'auto' AND created_at >= ?1
+       ) ORDER BY at LIMIT ?2`,
+    )
+    .bind(since, limit, withEvents ? 1 : 0)
     .all<{ id: string }>();
   return results.map((r) => r.id);
 }

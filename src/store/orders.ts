@@ -25,6 +25,8 @@ export interface OrderRow {
   refunded_fee: number;
   last_query_at: number | null;
   updated_at: number;
+  /** When WeChat settled the payment to the merchant (settlement message push), or null. */
+  settled_at: number | null;
 }
 
 export interface OrderItemRow {
@@ -34,7 +36,11 @@ export interface OrderItemRow {
   name: string;
   quantity: number;
   price_fen: number;
+  fulfilment: Fulfilment;
 }
+
+/** How a product reaches the buyer: shipped, or virtual (an order of only virtual items ships itself). */
+export type Fulfilment = "physical" | "virtual";
 
 export interface NewOrder {
   outTradeNo: string;
@@ -50,7 +56,7 @@ export interface NewOrder {
   timeExpire: string;
   createdAt: number;
   expiresAt: number;
-  items: { sku: string; name: string; quantity: number; priceFen: number }[];
+  items: { sku: string; name: string; quantity: number; priceFen: number; fulfilment: Fulfilment }[];
   idempotency: { key: string; requestHash: string } | null;
 }
 
@@ -74,8 +80,8 @@ export async function insertOrder(db: D1Database, order: NewOrder): Promise<void
       ),
     ...order.items.map((item, line) =>
       db
-        .prepare("INSERT INTO order_items (out_trade_no, line, sku, name, quantity, price_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(order.outTradeNo, line, item.sku, item.name, item.quantity, item.priceFen),
+        .prepare("INSERT INTO order_items (out_trade_no, line, sku, name, quantity, price_fen, fulfilment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .bind(order.outTradeNo, line, item.sku, item.name, item.quantity, item.priceFen, item.fulfilment),
     ),
   ];
   if (order.idempotency) {

@@ -1,15 +1,19 @@
 /** D1 statements for `products`. */
+import type { Fulfilment } from "./orders";
 
 export interface ProductRow {
   sku: string;
   name: string;
   price_fen: number;
   active: number;
+  fulfilment: Fulfilment;
 }
+
+const COLUMNS = "sku, name, price_fen, active, fulfilment";
 
 export async function listActiveProducts(db: D1Database): Promise<ProductRow[]> {
   const { results } = await db
-    .prepare("SELECT sku, name, price_fen, active FROM products WHERE active = 1 ORDER BY sku")
+    .prepare(`SELECT ${COLUMNS} FROM products WHERE active = 1 ORDER BY sku`)
     .all<ProductRow>();
   return results;
 }
@@ -19,7 +23,7 @@ export async function getActiveProducts(db: D1Database, skus: readonly string[])
   if (skus.length === 0) return [];
   const placeholders = skus.map((_, i) => `?${i + 1}`).join(", ");
   const { results } = await db
-    .prepare(`SELECT sku, name, price_fen, active FROM products WHERE active = 1 AND sku IN (${placeholders})`)
+    .prepare(`SELECT ${COLUMNS} FROM products WHERE active = 1 AND sku IN (${placeholders})`)
     .bind(...skus)
     .all<ProductRow>();
   return results;
@@ -27,16 +31,16 @@ export async function getActiveProducts(db: D1Database, skus: readonly string[])
 
 export async function upsertProduct(
   db: D1Database,
-  input: { sku: string; name: string; priceFen: number; active: boolean; now: number },
+  input: { sku: string; name: string; priceFen: number; active: boolean; fulfilment: Fulfilment | null; now: number },
 ): Promise<ProductRow> {
   const row = await db
     .prepare(
-      `INSERT INTO products (sku, name, price_fen, active, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+      `INSERT INTO products (sku, name, price_fen, active, fulfilment, updated_at) VALUES (?1, ?2, ?3, ?4, COALESCE(?6, 'physical'), ?5)
        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, price_fen = excluded.price_fen,
-         active = excluded.active, updated_at = excluded.updated_at
-       RETURNING sku, name, price_fen, active`,
+         active = excluded.active, fulfilment = COALESCE(?6, products.fulfilment), updated_at = excluded.updated_at
+       RETURNING ${COLUMNS}`,
     )
-    .bind(input.sku, input.name, input.priceFen, input.active ? 1 : 0, input.now)
+    .bind(input.sku, input.name, input.priceFen, input.active ? 1 : 0, input.now, input.fulfilment)
     .first<ProductRow>();
   if (!row) throw new Error("product upsert returned no row");
   return row;

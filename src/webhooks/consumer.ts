@@ -1,15 +1,19 @@
 /**
- * The Queue consumer: each message is a merchant event id. One delivery attempt per message
- * (deliver.ts); a failed attempt is retried by the Queue itself after the backoff delay, with D1 as
- * the record of what is due (a message that arrives for an event that is not due does nothing).
+ * The Queue consumer: each message is a merchant event id (`evt_…`: one delivery attempt, deliver.ts;
+ * a failed attempt is retried by the Queue itself after the backoff delay) or a shipment id (`shp_…`:
+ * one upload attempt; a transient failure is retried by the cron). D1 is the record of what is due: a
+ * message that arrives for work that is not due does nothing.
  */
 import { logEvent } from "../log";
-import { deliverMerchantEvent, type DeliveryDeps } from "./deliver";
+import type { Deps } from "../orders/deps";
+import { uploadShipment } from "../orders/shipments";
+import { deliverMerchantEvent } from "./deliver";
 
 /** When D1 itself fails, try the message again after this. */
 const STORAGE_RETRY_SECONDS = 30;
 
-export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: DeliveryDeps): Promise<void> {
+export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Deps): Promise<void> {
+  const delivery = { db: deps.db, webhook: deps.config.webhook, now: deps.now, fetch: (req: Request) => fetch(req) };
   // One after another: a receiver sees an order's events in the order they were created.
   for (const message of batch.messages) {
     if (typeof message.body !== "string") {
@@ -18,7 +22,12 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Deli
       continue;
     }
     try {
-      const outcome = await deliverMerchantEvent(deps, message.body, "queue");
+      if (message.body.startsWith("shp_")) {
+        await uploadShipment(deps, message.body);
+        message.ack();
+        continue;
+      }
+      const outcome = await deliverMerchantEvent(delivery, message.body, "queue");
       if (outcome.result === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
       else message.ack();
     } catch (error) {

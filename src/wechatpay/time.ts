@@ -1,8 +1,8 @@
 /**
  * Beijing time (UTC+8, no daylight saving) formatting and parsing. WeChat's time_start, time_expire,
  * time_end, bill dates and refund success_time are Beijing wall-clock times whatever the server's
- * zone (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1, time_start/time_expire: GMT+8); everything here works on UTC fields shifted by +8 h, so the machine's
- * time zone never matters.
+ * zone (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1, time_start/time_expire: GMT+8);
+ * everything here works on UTC fields shifted by +8 h, so the machine's time zone never matters.
  */
 
 const OFFSET_MS = 8 * 60 * 60 * 1000;
@@ -28,6 +28,12 @@ function fields(date: Date): { y: number; mo: number; d: number; h: number; mi: 
 export function beijingTimestamp(date: Date): string {
   const f = fields(date);
   return `${pad(f.y, 4)}${pad(f.mo)}${pad(f.d)}${pad(f.h)}${pad(f.mi)}${pad(f.s)}`;
+}
+
+/** RFC 3339 in Beijing time with its offset, `yyyy-MM-ddTHH:mm:ss+08:00` (upload_shipping_info's upload_time). */
+export function beijingRfc3339(date: Date): string {
+  const f = fields(date);
+  return `${pad(f.y, 4)}-${pad(f.mo)}-${pad(f.d)}T${pad(f.h)}:${pad(f.mi)}:${pad(f.s)}+08:00`;
 }
 
 /** `yyyyMMdd` in Beijing time (downloadbill's bill_date). */

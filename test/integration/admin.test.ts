@@ -52,7 +52,7 @@ describe("GET /admin/orders", () => {
     expect([...times].sort((a, b) => b - a)).toEqual(times);
     const paid = listed.find((o) => o.outTradeNo === created.PAID![1]);
     expect(Object.keys(paid).sort()).toEqual(
-      ["attach", "createdAt", "description", "expiresAt", "items", "outTradeNo", "paidAt", "refundedFee", "status", "totalFee", "transactionId"].sort(),
+      ["attach", "createdAt", "description", "expiresAt", "items", "outTradeNo", "paidAt", "refundedFee", "settledAt", "status", "totalFee", "transactionId"].sort(),
     );
     expect(paid).toMatchObject({ status: "PAID", totalFee: 200, items: [{ sku: "adm-item", name: "Admin item", quantity: 2, priceFen: 100 }], refundedFee: 0 });
     expect(paid.transactionId).toMatch(/^4200\d{24}$/);
@@ -104,7 +104,7 @@ describe("GET /admin/orders/:outTradeNo", () => {
   it("returns the order with its refunds and its events", async () => {
     const reply = await admin("GET", `/orders/${refundedOrder}`);
     expect(reply.status).toBe(200);
-    expect(Object.keys(reply.body).sort()).toEqual(["events", "order", "refunds", "webhooks"]);
+    expect(Object.keys(reply.body).sort()).toEqual(["events", "order", "refunds", "shipments", "webhooks"]);
     expect(reply.body.order).toMatchObject({ outTradeNo: refundedOrder, status: "REFUNDED", refundedFee: 100 });
     expect(reply.body.refunds).toEqual([
       {
