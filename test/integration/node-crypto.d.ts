@@ -15,4 +15,8 @@ declare module "node:crypto" {
   }
   export function createCipheriv(algorithm: "aes-256-ecb", key: Uint8Array, iv: null): Cipher;
   export function createDecipheriv(algorithm: "aes-256-ecb", key: Uint8Array, iv: null): Cipher;
+  // Mini-program message pushes: SHA-1 signatures and AES-256-CBC (with manual 32-byte padding).
+  export function createHash(algorithm: "sha1"): Hash;
+  export function createCipheriv(algorithm: "aes-256-cbc", key: Uint8Array, iv: Uint8Array): Cipher;
+  export function createDecipheriv(algorithm: "aes-256-cbc", key: Uint8Array, iv: Uint8Array): Cipher;
 }
