@@ -10,7 +10,7 @@ import { requireSetup, showUsageOnHelp } from "./preflight.mjs";
 
 showUsageOnHelp(`npm run bench — operations per second of the protocol hot paths (scripts/bench-protocol.ts, bundled
 with esbuild), then the notify path over HTTP against a throwaway wrangler dev + local D1/KV, one
-request at a time (npm run load with --count 200 --concurrency 1). Prints numbers; fails only on errors
+request at a time (npm run load with --count 200 --concurrency 1 --events 0). Prints numbers; fails only on errors
 or inconsistent D1 state. No options.`);
 requireSetup();
 const { build } = await import("esbuild");
@@ -28,7 +28,8 @@ try {
 
 console.log("\nNotify path over HTTP (wrangler dev + local D1/KV), one request at a time:");
 const { runLoad } = await import("./load.mjs");
-const { problems } = await runLoad({ count: 200, concurrency: 1 });
+// The merchant-events scenario measures the Queue, not the notify path: npm run load runs it.
+const { problems } = await runLoad({ count: 200, concurrency: 1, events: 0 });
 console.log("Storage round trips (test/integration/notify-cost.test.ts): first notify = 1 KV get + 1 D1 batch + 1 KV put;");
 console.log("duplicate known to KV = 1 KV get, no D1; duplicate unknown to KV = 1 KV get + 1 D1 batch (read-only) + 1 KV put.");
 if (problems.length) {

@@ -7,7 +7,7 @@ const npmRun = (...args: string[]) => spawnSync("npm", ["run", "--silent", ...ar
 
 describe("--help", () => {
   it.each([
-    ["load", /^npm run load -- \[--count N\] \[--concurrency C\]\n[\s\S]*--count N[\s\S]*--concurrency C/],
+    ["load", /^npm run load -- \[--count N\] \[--concurrency C\] \[--events N\]\n[\s\S]*--count N[\s\S]*--concurrency C[\s\S]*--events N/],
     ["bench", /^npm run bench — operations per second/],
     ["demo", /^npm run demo — walks the whole payment flow/],
     ["start", /^npm start — [\s\S]*PORT[\s\S]*SIM_PORT[\s\S]*RECEIVER_PORT/],
@@ -19,12 +19,12 @@ describe("--help", () => {
   });
 
   it("npm run load with a wrong option: one line, then the usage, exit 1", () => {
-    for (const args of [["--count", "0"], ["--cuont", "5"]]) {
+    for (const args of [["--count", "0"], ["--cuont", "5"], ["--events", "501"]]) {
       const r = npmRun("load", "--", ...args);
       expect(r.status).toBe(1);
       const [first, blank, usage] = r.stderr.split("\n");
-      expect(first).toMatch(/^(--count must be a positive integer|Unknown option '--cuont')/);
-      expect([blank, usage]).toEqual(["", "npm run load -- [--count N] [--concurrency C]"]);
+      expect(first).toMatch(/^(--count must be a positive integer|Unknown option '--cuont'|--events must be an integer from 0 to 500)/);
+      expect([blank, usage]).toEqual(["", "npm run load -- [--count N] [--concurrency C] [--events N]"]);
     }
   });
 });
