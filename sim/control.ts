@@ -4,25 +4,20 @@
 // Refusals are 4xx `{"error": "...", "code": "..."}`.
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { FAULTS, addFault } from "./faults.ts";
+import { badRequest, named, readJson } from "./control-kit.ts";
+import type { ControlRoute } from "./control-kit.ts";
+import { FAULTS, addFault, faultRefusal } from "./faults.ts";
 import type { Fault, FaultKind } from "./faults.ts";
 import { NotifierError } from "./notifier.ts";
 import type { Delivery } from "./notifier.ts";
 import { payInWechat } from "./payment.ts";
-import { API_PATHS, LOGIN_PATH, isApiPath } from "./paths.ts";
+import { ALL_PATHS } from "./paths.ts";
+import { SHIPPING_ROUTES } from "./shipping-control.ts";
 import { completeRefund, refundedFee } from "./refunds.ts";
 import { ControlError, jsonResponse } from "./replies.ts";
 import type { Order, Refund, SimState } from "./state.ts";
 import { beijingDashed } from "./time.ts";
 import { prepayExpiresAt } from "./trades.ts";
-
-/** One control endpoint: what GET /__sim/ lists, and what answers it. */
-interface ControlRoute {
-  method: "GET" | "POST";
-  path: string;
-  description: string;
-  handle(s: SimState, c: Context): Response | Promise<Response>;
-}
 
 // ───── JSON views ─────
 
@@ -74,7 +69,9 @@ function deliveryView(d: Delivery) {
   return {
     id: d.id,
     kind: d.kind,
+    event: d.event,
     url: d.url,
+    contentType: d.contentType,
     outTradeNo: d.outTradeNo,
     outRefundNo: d.outRefundNo,
     copy: d.copy,
@@ -85,33 +82,6 @@ function deliveryView(d: Delivery) {
     body: d.body,
     attempts: d.attempts,
   };
-}
-
-// ───── request bodies ─────
-
-/** The JSON object body of a control call ({} when empty). */
-async function readJson(c: Context): Promise<Record<string, unknown>> {
-  const text = await c.req.raw.text();
-  if (text.trim() === "") return {};
-  try {
-    const v: unknown = JSON.parse(text);
-    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new ControlError(400, "BAD_JSON", "body must be a JSON object");
-}
-
-/** The record the path parameter `name` names, or a 404 ControlError `code` ("no <what> <id>"). */
-function named<T>(c: Context, name: string, records: Map<string, T>, code: string, what: string): T {
-  const id = c.req.param(name) as string;
-  const record = records.get(id);
-  if (record === undefined) throw new ControlError(404, code, `no ${what} ${id}`);
-  return record;
-}
-
-function badRequest(message: string): ControlError {
-  return new ControlError(400, "BAD_REQUEST", message);
 }
 
 async function completeRefundRoute(s: SimState, c: Context): Promise<Response> {
@@ -130,8 +100,10 @@ async function completeRefundRoute(s: SimState, c: Context): Promise<Response> {
 
 async function addFaultRoute(s: SimState, c: Context): Promise<Response> {
   const b = await readJson(c);
-  if (typeof b.path !== "string" || (b.path !== LOGIN_PATH && !isApiPath(b.path))) throw badRequest(`path must be one of ${[LOGIN_PATH, ...API_PATHS].join(", ")}`);
+  if (typeof b.path !== "string" || !ALL_PATHS.includes(b.path)) throw badRequest(`path must be one of ${ALL_PATHS.join(", ")}`);
   if (!(FAULTS as readonly unknown[]).includes(b.fault)) throw badRequest(`fault must be one of ${FAULTS.join(", ")}`);
+  const refusal = faultRefusal(b.path, b.fault as FaultKind);
+  if (refusal) throw badRequest(refusal);
   const times = b.times ?? 1;
   if (typeof times !== "number" || !Number.isInteger(times) || times < 1) throw badRequest("times must be a positive integer");
   const fault: Fault = { fault: b.fault as FaultKind, remaining: times };
@@ -183,10 +155,12 @@ const ROUTES: ControlRoute[] = [
   {
     method: "GET",
     path: "/__sim/deliveries",
-    description: "every notification delivery with its attempts (?outTradeNo= filters)",
+    description: "every notification delivery with its attempts (?outTradeNo= and ?kind= pay|refund|push filter)",
     handle: (s, c) => {
-      const ot = new URL(c.req.url).searchParams.get("outTradeNo");
-      return jsonResponse({ deliveries: s.notifier.list().filter((d) => !ot || d.outTradeNo === ot).map(deliveryView) });
+      const q = new URL(c.req.url).searchParams;
+      const ot = q.get("outTradeNo");
+      const kind = q.get("kind");
+      return jsonResponse({ deliveries: s.notifier.list().filter((d) => (!ot || d.outTradeNo === ot) && (!kind || d.kind === kind)).map(deliveryView) });
     },
   },
   {
@@ -217,12 +191,13 @@ const ROUTES: ControlRoute[] = [
   {
     method: "POST",
     path: "/__sim/reset",
-    description: "forget orders, codes, openids, requests, faults, deliveries, timers and the clock offset",
+    description: "forget orders, codes, openids, tokens, shipments, requests, faults, deliveries, timers and the clock offset; settings and push configuration back to the options",
     handle: (s) => {
       s.reset();
       return jsonResponse({ ok: true });
     },
   },
+  ...SHIPPING_ROUTES,
   { method: "GET", path: "/__sim/health", description: "liveness and the configured appid, mch_id and delivery mode", handle: (s) => jsonResponse({ ok: true, appId: s.options.appId, mchId: s.options.mchId, delivery: s.options.delivery }) },
 ];
 

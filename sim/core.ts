@@ -1,4 +1,5 @@
-// The local WeChat simulator: api.weixin.qq.com (jscode2session) + api.mch.weixin.qq.com (Pay API v2),
+// The local WeChat simulator: api.weixin.qq.com (jscode2session, stable_token, the shipping-information
+// service) + api.mch.weixin.qq.com (Pay API v2),
 // and a control API under /__sim/ that plays the user (pays, completes refunds) and lets tests inspect
 // and perturb it. One core, used by `npm run sim` / `npm start` (sim/server.ts, delivery "http"), by
 // vitest (miniflare outboundService + SIM service binding, delivery "outbox") and by the e2e test.
@@ -10,14 +11,17 @@ import { downloadBill } from "./downloadbill.ts";
 import { checkEnvelope, readEnvelope } from "./envelope.ts";
 import { corrupt, hang, immediateFault, takeFault } from "./faults.ts";
 import { login } from "./login.ts";
-import { LOGIN_PATH, isApiPath } from "./paths.ts";
+import { LOGIN_PATH, TOKEN_PATH, isApiPath, isShippingPath } from "./paths.ts";
 import type { ApiPath } from "./paths.ts";
 import { refund, refundQuery } from "./refunds.ts";
 import { bizFail, ctxFor, envelopeFail } from "./replies.ts";
+import { SHIPPING_HANDLERS } from "./shipping.ts";
 import type { Ctx } from "./replies.ts";
 import { SimState } from "./state.ts";
 import type { SimulatorOptions } from "./state.ts";
+import { stableToken } from "./tokens.ts";
 import { closeOrder, orderQuery, unifiedOrder } from "./trades.ts";
+import { callWxApi } from "./wxapi.ts";
 import { parseFlatXml } from "./xml.ts";
 
 export type { SimulatorOptions, TradeState, RefundStatus } from "./state.ts";
@@ -101,6 +105,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const path = url.pathname;
     if (path.startsWith("/__sim/")) return control(request);
     if (path === LOGIN_PATH) return login(s, request, url);
+    if (path === TOKEN_PATH) return callWxApi(s, request, url, stableToken, false);
+    if (isShippingPath(path)) return callWxApi(s, request, url, SHIPPING_HANDLERS[path], true);
     if (isApiPath(path)) return payApi(s, request, url, path);
     s.log(`${request.method} ${path} → 404 (not simulated)`);
     return new Response("404 Not Found (WeChat simulator: this path is not simulated)", { status: 404, headers: { "Content-Type": "text/plain" } });

@@ -3,15 +3,27 @@
 // processed and then spoil or lose the reply. See sim/README.md "Faults".
 import type { Ctx } from "./replies.ts";
 import { bizFail, ctxFor, envelopeFail, jsonResponse, rid, xmlResponse } from "./replies.ts";
-import { LOGIN_PATH } from "./paths.ts";
+import { LOGIN_PATH, TOKEN_PATH, isShippingPath } from "./paths.ts";
 import type { SimState } from "./state.ts";
 
 export const FAULTS = [
   "systemerror", "http500", "html", "empty", "truncated", "doctype", "bad_sign", "return_fail", "timeout",
   // additions (see sim/README.md): processed-then-lost replies and scripted business errors
   "timeout_after", "systemerror_after", "notenough", "business", "bill_creating",
+  // api.weixin.qq.com (access token, shipping): every access token expires before the call is checked
+  "token_expired",
 ] as const;
 export type FaultKind = (typeof FAULTS)[number];
+
+/** The faults that make sense on the JSON APIs of api.weixin.qq.com (stable_token and shipping). */
+const JSON_API_FAULTS: readonly FaultKind[] = ["systemerror", "systemerror_after", "http500", "html", "empty", "truncated", "timeout", "timeout_after", "business", "token_expired"];
+
+/** Why `fault` cannot be queued for `path` (null when it can). */
+export function faultRefusal(path: string, fault: FaultKind): string | null {
+  if (isShippingPath(path)) return JSON_API_FAULTS.includes(fault) ? null : `${path} takes one of ${JSON_API_FAULTS.join(", ")}`;
+  if (path === TOKEN_PATH) return JSON_API_FAULTS.includes(fault) && fault !== "token_expired" ? null : `${path} takes one of ${JSON_API_FAULTS.filter((f) => f !== "token_expired").join(", ")}`;
+  return fault === "token_expired" ? "token_expired applies to the shipping paths (calls made with an access_token)" : null;
+}
 
 /** One queued fault of a path. */
 export interface Fault {

@@ -1,15 +1,23 @@
-// Notification delivery with WeChat's retry schedule (documented with the payment and refund result
-// notifications: pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=9_7 and chapter=9_16).
+// Notification delivery with WeChat's retry schedules. Pay and refund notifications (documented with the
+// payment and refund result notifications: pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=9_7
+// and chapter=9_16) and mini-program message pushes (sim/push.ts) each have their ack rule and schedule.
 // Two transports share one state machine:
-//   "http"   the simulator POSTs the XML itself (fetch, Content-Type text/xml, abort after ackTimeoutMs);
+//   "http"   the simulator POSTs the body itself (fetch, the delivery's Content-Type, abort after ackTimeoutMs);
 //   "outbox" a test harness takes due deliveries, delivers them, and reports the reply back.
-// Either way the same ack rule applies: HTTP 200 whose body is <xml> with return_code SUCCESS.
+// Either way the same ack rule applies: for pay/refund, HTTP 200 whose body is <xml> with return_code
+// SUCCESS; for a push, HTTP 200 whose body is empty or "success".
 import { parseFlatXml } from "./xml.ts";
 
 /** Intervals in seconds between sends: initial send + these 15 retries (= 16 sends, 24h04m span). */
 export const RETRY_SCHEDULE_SECONDS = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
 
-export type DeliveryKind = "pay" | "refund";
+/**
+ * Message push: "微信服务器在五秒内收不到响应会断掉连接，并且重新发起请求，总共重试三次" — read as three
+ * sends in all, each retry right after the failed one (see sim/README.md, Decisions).
+ */
+export const PUSH_RETRY_SCHEDULE_SECONDS = [0, 0];
+
+export type DeliveryKind = "pay" | "refund" | "push";
 export type DeliveryStatus = "pending" | "in_flight" | "acknowledged" | "gave_up" | "cancelled";
 
 export interface Attempt {
@@ -27,6 +35,10 @@ export interface Delivery {
   kind: DeliveryKind;
   url: string;
   body: string;
+  /** the Content-Type it is sent with: text/xml, or application/json for JSON pushes */
+  contentType: string;
+  /** the push's Event (null for pay / refund notifications) */
+  event: string | null;
   outTradeNo: string;
   outRefundNo: string | null;
   /** 1-based copy number when several copies of the same notification were requested */
@@ -47,6 +59,31 @@ export function isAck(status: number, body: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A push is acknowledged by HTTP 200 with an empty body or "success" ("回复空串或者success即可"). */
+export function isPushAck(status: number, body: string): boolean {
+  return status === 200 && (body.trim() === "" || body.trim() === "success");
+}
+
+/** Each kind's ack rule and retry intervals. */
+const POLICY: Record<DeliveryKind, { ack: (status: number, body: string) => boolean; retries: number[] }> = {
+  pay: { ack: isAck, retries: RETRY_SCHEDULE_SECONDS },
+  refund: { ack: isAck, retries: RETRY_SCHEDULE_SECONDS },
+  push: { ack: isPushAck, retries: PUSH_RETRY_SCHEDULE_SECONDS },
+};
+
+/** What a caller gives to enqueue one notification. */
+export interface NewDelivery {
+  kind: DeliveryKind;
+  url: string;
+  body: string;
+  outTradeNo: string;
+  outRefundNo?: string | null;
+  contentType?: string;
+  event?: string | null;
+  copy?: number;
+  after?: string | null;
 }
 
 export interface NotifierOptions {
@@ -71,13 +108,15 @@ export class Notifier {
     this.o = o;
   }
 
-  enqueue(d: { kind: DeliveryKind; url: string; body: string; outTradeNo: string; outRefundNo?: string | null; copy?: number; after?: string | null }): Delivery {
+  enqueue(d: NewDelivery): Delivery {
     const id = `d${++this.seq}`;
     const del: Delivery = {
       id,
       kind: d.kind,
       url: d.url,
       body: d.body,
+      contentType: d.contentType ?? "text/xml",
+      event: d.event ?? null,
       outTradeNo: d.outTradeNo,
       outRefundNo: d.outRefundNo ?? null,
       copy: d.copy ?? 1,
@@ -97,7 +136,7 @@ export class Notifier {
    * Returns the delivery ids.
    */
   enqueueCopies(
-    d: { kind: DeliveryKind; url: string; body: string; outTradeNo: string; outRefundNo: string | null },
+    d: NewDelivery,
     mode: "normal" | "duplicate" | "concurrent",
     copies: number,
   ): string[] {
@@ -123,14 +162,14 @@ export class Notifier {
   }
 
   /** Outbox: hand out due deliveries (they become in flight until their result is reported). */
-  take(max = Infinity): { id: string; kind: DeliveryKind; url: string; body: string; attempt: number }[] {
+  take(max = Infinity): { id: string; kind: DeliveryKind; url: string; body: string; contentType: string; event: string | null; attempt: number }[] {
     const now = this.o.now();
     const out = [];
     for (const d of this.deliveries.values()) {
       if (out.length >= max) break;
       if (!this.isDue(d, now)) continue;
       const a = this.startAttempt(d);
-      out.push({ id: d.id, kind: d.kind, url: d.url, body: d.body, attempt: a.n });
+      out.push({ id: d.id, kind: d.kind, url: d.url, body: d.body, contentType: d.contentType, event: d.event, attempt: a.n });
     }
     return out;
   }
@@ -153,12 +192,13 @@ export class Notifier {
     a.status = typeof r.status === "number" ? r.status : null;
     a.body = typeof r.body === "string" ? r.body : null;
     a.error = typeof r.error === "string" ? r.error : null;
-    a.acknowledged = a.error === null && a.status !== null && isAck(a.status, a.body ?? "");
+    const policy = POLICY[d.kind];
+    a.acknowledged = a.error === null && a.status !== null && policy.ack(a.status, a.body ?? "");
     if (a.acknowledged) {
       d.status = "acknowledged";
       d.nextAttemptAt = null;
     } else {
-      const interval = RETRY_SCHEDULE_SECONDS[d.attempts.length - 1];
+      const interval = policy.retries[d.attempts.length - 1];
       if (interval === undefined) {
         d.status = "gave_up";
         d.nextAttemptAt = null;
@@ -168,7 +208,7 @@ export class Notifier {
       }
     }
     this.o.log(
-      `notify ${d.kind} ${d.outRefundNo ?? d.outTradeNo} #${a.n} → ${a.error ?? a.status} ${a.acknowledged ? "ACK" : d.status === "gave_up" ? "not acknowledged, giving up" : "not acknowledged"}`,
+      `notify ${d.event ?? d.kind} ${d.outRefundNo ?? d.outTradeNo} #${a.n} → ${a.error ?? a.status} ${a.acknowledged ? "ACK" : d.status === "gave_up" ? "not acknowledged, giving up" : "not acknowledged"}`,
     );
     this.pump();
     return { acknowledged: a.acknowledged, nextAttemptAt: d.nextAttemptAt };
@@ -201,7 +241,7 @@ export class Notifier {
       let result: { status?: number; body?: string; error?: string };
       try {
         const signal = AbortSignal.any([this.closed.signal, AbortSignal.timeout(this.o.ackTimeoutMs)]);
-        const res = await this.o.fetch(d.url, { method: "POST", headers: { "Content-Type": "text/xml" }, body: d.body, signal });
+        const res = await this.o.fetch(d.url, { method: "POST", headers: { "Content-Type": d.contentType }, body: d.body, signal });
         const body = await res.text();
         result = { status: res.status, body };
       } catch (e) {

@@ -4,9 +4,13 @@
 
 export interface OutboxDelivery {
   id: string;
-  kind: "pay" | "refund";
+  kind: "pay" | "refund" | "push";
   url: string;
   body: string;
+  /** send it with this Content-Type: text/xml, or application/json for JSON message pushes */
+  contentType: string;
+  /** a push's Event (trade_manage_order_settlement, …); null for pay / refund notifications */
+  event: string | null;
   attempt: number;
 }
 
@@ -31,8 +35,8 @@ export interface DrainOptions {
 }
 
 /**
- * Repeatedly take due deliveries, deliver them with `deliver` (which gets a ready POST Request with
- * Content-Type text/xml) and report the replies, until none is due. Returns every attempt made.
+ * Repeatedly take due deliveries, deliver them with `deliver` (which gets a ready POST Request with the
+ * delivery's Content-Type) and report the replies, until none is due. Returns every attempt made.
  */
 export async function drainOutbox(
   simFetch: (request: Request) => Promise<Response>,
@@ -48,7 +52,7 @@ export async function drainOutbox(
     const one = async (d: OutboxDelivery): Promise<OutboxResult> => {
       let report: { status?: number; body?: string; error?: string };
       try {
-        const res = await deliver(new Request(d.url, { method: "POST", headers: { "Content-Type": "text/xml" }, body: d.body }));
+        const res = await deliver(new Request(d.url, { method: "POST", headers: { "Content-Type": d.contentType }, body: d.body }));
         report = { status: res.status, body: await res.text() };
       } catch (e) {
         report = { error: String((e as Error)?.message ?? e) };

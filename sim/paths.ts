@@ -1,7 +1,20 @@
-// The WeChat endpoints the simulator answers (any host): mini-program login and the Pay API v2 calls.
+// The WeChat endpoints the simulator answers (any host): mini-program login, the access token and
+// shipping-information calls of api.weixin.qq.com, and the Pay API v2 calls of api.mch.weixin.qq.com.
 
 /** api.weixin.qq.com: the mini-program login (code → openid + session_key). */
 export const LOGIN_PATH = "/sns/jscode2session";
+
+/** api.weixin.qq.com: the stable access token (getStableAccessToken). */
+export const TOKEN_PATH = "/cgi-bin/stable_token";
+
+/** api.weixin.qq.com: the shipping-information service (发货信息管理), JSON POSTs with ?access_token=. */
+export const SHIPPING_PATHS = [
+  "/wxa/sec/order/upload_shipping_info",
+  "/wxa/sec/order/get_order",
+  "/wxa/sec/order/is_trade_managed",
+  "/wxa/sec/order/is_trade_management_confirmation_completed",
+] as const;
+export type ShippingPath = (typeof SHIPPING_PATHS)[number];
 
 /** api.mch.weixin.qq.com: the Pay API v2 calls, each a signed flat-XML POST. */
 export const API_PATHS = ["/pay/unifiedorder", "/pay/orderquery", "/pay/closeorder", "/secapi/pay/refund", "/pay/refundquery", "/pay/downloadbill"] as const;
@@ -11,3 +24,11 @@ export type ApiPath = (typeof API_PATHS)[number];
 export function isApiPath(path: string): path is ApiPath {
   return (API_PATHS as readonly string[]).includes(path);
 }
+
+/** True for one of the shipping-information paths above. */
+export function isShippingPath(path: string): path is ShippingPath {
+  return (SHIPPING_PATHS as readonly string[]).includes(path);
+}
+
+/** Every simulated path (what POST /__sim/faults accepts). */
+export const ALL_PATHS: readonly string[] = [LOGIN_PATH, TOKEN_PATH, ...SHIPPING_PATHS, ...API_PATHS];

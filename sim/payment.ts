@@ -9,7 +9,7 @@ import { paidFields, prepayExpiresAt } from "./trades.ts";
 import { buildXml } from "./xml.ts";
 
 const NOTIFY_MODES = ["normal", "none", "duplicate", "concurrent"] as const;
-type NotifyMode = (typeof NOTIFY_MODES)[number];
+export type NotifyMode = (typeof NOTIFY_MODES)[number];
 type PaymentParams = Record<"timeStamp" | "nonceStr" | "package" | "signType" | "paySign", string>;
 
 /** The payment notification: fields in ASCII order, signed with the order's algorithm, sign_type only on request. */
@@ -40,11 +40,19 @@ function readPayRequest(body: Record<string, unknown>): { pay: PaymentParams; re
   }
   const result = body.result ?? "SUCCESS";
   if (result !== "SUCCESS" && result !== "FAIL") throw new ControlError(400, "BAD_REQUEST", "result must be SUCCESS or FAIL");
+  return { pay: p as PaymentParams, result, ...readNotifyMode(body) };
+}
+
+/**
+ * The `notify` ("normal" | "none" | "duplicate" | "concurrent") and `copies` of a control body that sends
+ * a notification (copies default 2 for duplicate, 3 for concurrent; 1..50).
+ */
+export function readNotifyMode(body: Record<string, unknown>): { notify: NotifyMode; copies: number } {
   const notify = body.notify ?? "normal";
   if (!(NOTIFY_MODES as readonly unknown[]).includes(notify)) throw new ControlError(400, "BAD_REQUEST", "notify must be normal, none, duplicate or concurrent");
   const copies = body.copies ?? (notify === "concurrent" ? 3 : 2);
   if (typeof copies !== "number" || !Number.isInteger(copies) || copies < 1 || copies > 50) throw new ControlError(400, "BAD_REQUEST", "copies must be an integer 1..50");
-  return { pay: p as PaymentParams, result, notify: notify as NotifyMode, copies };
+  return { notify: notify as NotifyMode, copies };
 }
 
 /** The order a wx.requestPayment call may pay, or the ControlError the WeChat client would show. */

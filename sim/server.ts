@@ -96,7 +96,8 @@ export async function startSimServer(options: SimServerOptions = {}): Promise<Si
  * Options for `npm run sim` (and scripts that want the same behaviour) from the environment:
  * WECHAT_APPID, WECHAT_MCH_ID, WECHAT_PAY_KEY, WECHAT_APP_SECRET (falling back to LOCAL_DEFAULTS), SIM_PORT
  * (8788), SIM_TIME_SCALE (1), SIM_CLOSE_MIN_AGE_SECONDS (0 for local development; WeChat documents 300),
- * SIM_AUTO_COMPLETE_REFUNDS_MS (3000).
+ * SIM_AUTO_COMPLETE_REFUNDS_MS (3000); message pushes when set: WECHAT_PUSH_TOKEN, WECHAT_PUSH_AES_KEY (safe
+ * mode), SIM_PUSH_URL, SIM_PUSH_FORMAT (json | xml), SIM_AUTO_PUSH_ON_SHIPPING (1 | true).
  */
 export function simOptionsFromEnv(env: Record<string, string | undefined> = process.env): SimServerOptions {
   const num = (name: string, fallback: number): number => {
@@ -106,6 +107,15 @@ export function simOptionsFromEnv(env: Record<string, string | undefined> = proc
     if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(v)}`);
     return n;
   };
+  const push: Partial<SimulatorOptions> = {};
+  if (env.WECHAT_PUSH_TOKEN) push.pushToken = env.WECHAT_PUSH_TOKEN;
+  if (env.WECHAT_PUSH_AES_KEY) push.pushAesKey = env.WECHAT_PUSH_AES_KEY;
+  if (env.SIM_PUSH_URL) push.pushUrl = env.SIM_PUSH_URL;
+  if (env.SIM_PUSH_FORMAT) {
+    if (env.SIM_PUSH_FORMAT !== "json" && env.SIM_PUSH_FORMAT !== "xml") throw new Error(`SIM_PUSH_FORMAT must be json or xml, got ${JSON.stringify(env.SIM_PUSH_FORMAT)}`);
+    push.pushFormat = env.SIM_PUSH_FORMAT;
+  }
+  if (env.SIM_AUTO_PUSH_ON_SHIPPING === "1" || env.SIM_AUTO_PUSH_ON_SHIPPING === "true") push.autoPushOnShipping = true;
   return {
     port: num("SIM_PORT", 8788),
     appId: env.WECHAT_APPID || LOCAL_DEFAULTS.appId,
@@ -115,12 +125,13 @@ export function simOptionsFromEnv(env: Record<string, string | undefined> = proc
     timeScale: num("SIM_TIME_SCALE", 1),
     closeMinAgeSeconds: num("SIM_CLOSE_MIN_AGE_SECONDS", 0),
     autoCompleteRefundsAfterMs: num("SIM_AUTO_COMPLETE_REFUNDS_MS", 3000),
+    ...push,
   };
 }
 
 async function main() {
   const server = await startSimServer(simOptionsFromEnv());
-  console.log(`[sim] WeChat simulator listening on ${server.url} (jscode2session + Pay API v2; control API under ${server.url}/__sim/)`);
+  console.log(`[sim] WeChat simulator listening on ${server.url} (jscode2session, stable_token, shipping + Pay API v2; control API under ${server.url}/__sim/)`);
   const stop = () => {
     void server.close().then(() => process.exit(0));
   };

@@ -1,10 +1,12 @@
-// The simulator's state: its options, clock, orders, refunds, issued codes and openids, received
-// requests, queued faults, pending timers and the notifier. One SimState per createSimulator(); every
-// handler (sim/login.ts, sim/trades.ts, sim/refunds.ts, …) reads and changes it explicitly.
-import { stableTag } from "./crypto.ts";
+// The simulator's state: its options, clock, orders, refunds, issued codes and openids, access tokens,
+// shipments, received requests, queued faults, pending timers and the notifier. One SimState per
+// createSimulator(); every handler (sim/login.ts, sim/trades.ts, sim/shipping.ts, …) reads and changes it explicitly.
+import { md5Hex, stableTag } from "./crypto.ts";
 import type { SignType } from "./crypto.ts";
 import type { Fault } from "./faults.ts";
 import { Notifier } from "./notifier.ts";
+import { isEncodingAesKey } from "./pushcrypto.ts";
+import { TokenStore } from "./tokens.ts";
 
 export interface SimulatorOptions {
   appId: string;
@@ -39,6 +41,26 @@ export interface SimulatorOptions {
   faultTimeoutMs?: number;
   /** bill text format: UTF-8 BOM and line ending. Default { bom: true, eol: "\r\n" } (as in real files) */
   bill?: { bom?: boolean; eol?: string };
+  /** message push URL (消息推送配置). Default: the order's notify_url origin + /wechat/miniprogram/push */
+  pushUrl?: string;
+  /** message push Token (signature). Pushes are refused (409 PUSH_NOT_CONFIGURED) while it is unset */
+  pushToken?: string;
+  /** message push EncodingAESKey (43 characters): set = safe mode (encrypted), unset = plain mode */
+  pushAesKey?: string;
+  /** message push data format. Default "json" */
+  pushFormat?: "json" | "xml";
+  /** the mini program's original ID (ToUserName of pushes). Default "gh_" + 12 hex derived from appId */
+  originalId?: string;
+  /** send the shipping-time trade_manage_order_settlement push when an upload completes shipping. Default false */
+  autoPushOnShipping?: boolean;
+}
+
+/** The message push configuration in force (options, changed by POST /__sim/push until a reset). */
+export interface PushConfig {
+  url: string | null;
+  token: string | null;
+  aesKey: string | null;
+  format: "json" | "xml";
 }
 
 /** SimulatorOptions with every default filled in. */
@@ -75,6 +97,38 @@ export interface Order {
   closedAt: number | null;
   bankType: string;
   refunds: Refund[];
+}
+
+/** One uploaded package (shipping_list item) as get_order shows it. */
+export interface Package {
+  trackingNo: string;
+  expressCompany: string;
+  itemDesc: string;
+  consignorContact: string;
+  receiverContact: string;
+  uploadedAt: number;
+}
+
+/** The shipping information of one paid order (sim/shipping.ts), keyed by transaction_id. */
+export interface Shipment {
+  transactionId: string;
+  logisticsType: number;
+  deliveryMode: number;
+  /** shipping complete: unified delivery, or split delivery with is_all_delivered */
+  finished: boolean;
+  /** finish_shipping_count: 1 after shipping, 2 after a re-ship */
+  finishCount: number;
+  packages: Package[];
+  /** upload_time of the last accepted upload (epoch ms): a later upload must be newer */
+  lastUploadTime: number;
+  /** the last accepted upload without its upload_time (an identical one → 10060023) */
+  lastKey: string;
+  reshipUsed: boolean;
+  shippedAt: number | null;
+  confirmedAt: number | null;
+  /** confirm_receive_method: 1 automatic, 2 by the user */
+  confirmMethod: 1 | 2 | null;
+  settledAt: number | null;
 }
 
 export interface Refund {
@@ -119,6 +173,14 @@ export class SimState {
   readonly faults = new Map<string, Fault[]>();
   /** releases of the requests a "timeout" fault keeps hanging */
   readonly hangs = new Set<() => void>();
+  /** stable access tokens (sim/tokens.ts) */
+  readonly tokens = new TokenStore();
+  /** transaction_id → its shipping information */
+  readonly shipments = new Map<string, Shipment>();
+  /** is_trade_managed / is_trade_management_confirmation_completed (POST /__sim/shipping/settings) */
+  tradeManaged = true;
+  confirmationCompleted = true;
+  push: PushConfig;
   received: Received[] = [];
   /** added by POST /__sim/clock */
   offsetMs = 0;
@@ -137,6 +199,8 @@ export class SimState {
       ...options,
     };
     if (this.options.apiKey.length !== 32) throw new Error("apiKey must be the 32-character API v2 key");
+    if (this.options.pushAesKey !== undefined && !isEncodingAesKey(this.options.pushAesKey)) throw new Error("pushAesKey must be a 43-character EncodingAESKey");
+    this.push = this.configuredPush();
     this.baseNow = this.options.now ?? Date.now;
     this.log = this.options.log ?? (() => {});
     const fetcher = this.options.fetch ?? ((...a: Parameters<typeof fetch>) => globalThis.fetch(...a));
@@ -148,6 +212,17 @@ export class SimState {
       fetch: fetcher,
       log: this.log,
     });
+  }
+
+  /** The message push configuration of the options. */
+  private configuredPush(): PushConfig {
+    const o = this.options;
+    return { url: o.pushUrl ?? null, token: o.pushToken ?? null, aesKey: o.pushAesKey ?? null, format: o.pushFormat ?? "json" };
+  }
+
+  /** The mini program's original ID (gh_…), the ToUserName of every push. */
+  originalId(): string {
+    return this.options.originalId ?? "gh_" + md5Hex(`original:${this.options.appId}`).slice(0, 12);
   }
 
   /** The simulator clock (epoch ms): the configured clock plus the /__sim/clock offset. */
@@ -195,6 +270,11 @@ export class SimState {
     this.openids.clear();
     this.received = [];
     this.faults.clear();
+    this.tokens.reset();
+    this.shipments.clear();
+    this.tradeManaged = true;
+    this.confirmationCompleted = true;
+    this.push = this.configuredPush();
     this.releaseHangsAndTimers();
     this.notifier.reset();
     this.offsetMs = 0;

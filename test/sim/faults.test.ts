@@ -179,7 +179,11 @@ describe("other control endpoints", () => {
       "GET /__sim/orders/:outTradeNo", "GET /__sim/received", "GET /__sim/refunds/:outRefundNo", "POST /__sim/clock",
       "POST /__sim/deliveries/:id/result", "POST /__sim/deliveries/take", "POST /__sim/faults", "POST /__sim/openid", "POST /__sim/pay",
       "POST /__sim/refunds/complete", "POST /__sim/reset",
-    ]);
+      // the shipping-information service (sim/shipping-control.ts)
+      "GET /__sim/push", "GET /__sim/shipping/:transactionId", "GET /__sim/shipping/settings", "GET /__sim/tokens", "POST /__sim/push",
+      "POST /__sim/shipping/confirm", "POST /__sim/shipping/notify-shipped", "POST /__sim/shipping/remind", "POST /__sim/shipping/settings",
+      "POST /__sim/shipping/settle", "POST /__sim/tokens/expire",
+    ].sort());
     for (const e of endpoints) expect(e.description, e.path).toMatch(/^\S.{8,}/);
     for (const e of endpoints) {
       // a listed endpoint may refuse an empty body or an unknown id, but it is never "no such endpoint"

@@ -8,7 +8,7 @@ import type { Simulator, SimulatorOptions } from "../../sim/core.ts";
 import { RETRY_SCHEDULE_SECONDS } from "../../sim/notifier.ts";
 import { drainOutbox } from "../../sim/outbox.ts";
 import { LOCAL_DEFAULTS, simOptionsFromEnv, startSimServer } from "../../sim/server.ts";
-import { APPID, MCH, KEY, officialSign, parse, toXml, type T } from "./peer.ts";
+import { APPID, MCH, KEY, officialSign, parse, placeOrder, toXml, type T } from "./peer.ts";
 
 const ACK = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
 const NACK = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[busy]]></return_msg></xml>";
@@ -27,22 +27,6 @@ const json = async (sim: Simulator, path: string, body?: unknown) => {
   const res = await sim.fetch(new Request("http://sim.test" + path, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) }));
   return { status: res.status, body: await res.json() };
 };
-
-/** Place an order like the backend would and build the wx.requestPayment parameters it would return. */
-async function placeOrder(sim: Simulator, outTradeNo: string, opts: { type?: T; notifyUrl?: string; totalFee?: string; attach?: string } = {}) {
-  const type = opts.type ?? "MD5";
-  const f: Record<string, string> = {
-    appid: APPID, mch_id: MCH, nonce_str: "n" + outTradeNo, body: "Shop-Tea", out_trade_no: outTradeNo, total_fee: opts.totalFee ?? "1", spbill_create_ip: "127.0.0.1",
-    notify_url: opts.notifyUrl ?? "https://shop.test/wechat/pay/notify", trade_type: "JSAPI", openid: sim.openidFor("alice"),
-  };
-  if (opts.attach) f.attach = opts.attach;
-  if (type === "HMAC-SHA256") f.sign_type = type;
-  f.sign = officialSign(f, type);
-  const r = parse(await (await sim.fetch(new Request("http://sim.test/pay/unifiedorder", { method: "POST", body: toXml(f) }))).text());
-  expect(r.result_code).toBe("SUCCESS");
-  const p = { timeStamp: String(Math.floor(Date.now() / 1000)), nonceStr: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", package: `prepay_id=${r.prepay_id}`, signType: type };
-  return { ...p, paySign: officialSign({ appId: APPID, ...p }, type) };
-}
 
 describe("POST /__sim/pay", () => {
   it("good paySign: pays, queues one signed notification WITHOUT sign_type carrying every documented field", async () => {
