@@ -24,6 +24,8 @@ const TEST_VARS = {
   MERCHANT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
   MERCHANT_WEBHOOK_SECRET_PREVIOUS: "",
   WEBHOOK_RETRY_BASE_SECONDS: "30",
+  WECHAT_PUSH_TOKEN: "TestPushToken2026",
+  WECHAT_PUSH_AES_KEY: "dGVzdC1wdXNoLWVuY29kaW5nLWFlcy1rZXktMDEyMzQ",
 };
 
 // Each time the plugin reads wrangler.jsonc (once per test file), wrangler looks for the required
@@ -45,6 +47,9 @@ const simulator = createSimulator({
   delivery: "outbox",
   timeScale: 0,
   closeMinAgeSeconds: 0,
+  // Message pushes (shipping settlement) in safe mode with the Worker's Token and EncodingAESKey.
+  pushToken: TEST_VARS.WECHAT_PUSH_TOKEN,
+  pushAesKey: TEST_VARS.WECHAT_PUSH_AES_KEY,
 });
 const toSimulator = (request: Request) => simulator.fetch(request);
 

@@ -28,6 +28,8 @@ export interface Config {
   isWechatProduction: boolean;
   /** Merchant events: where they are POSTed (null: kept and listed, not sent) and how they are signed. */
   webhook: WebhookConfig;
+  /** Mini-program message push: its Token (null: not configured) and EncodingAESKey (null: plain mode only). */
+  push: { token: string | null; aesKey: string | null };
 }
 
 export interface WebhookConfig {
@@ -51,6 +53,8 @@ const PUBLIC_EXAMPLE_VALUES = new Set([
   "local-session-secret-change-me-in-production-0123456789",
   "local-admin-token-change-me",
   "whsec_bVq6EccZz057KvmNOV41258wzBD1gzQ9Hrk1IQSKM2I=",
+  "LocalPushToken2026",
+  "bG9jYWwtcHVzaC1lbmNvZGluZy1hZXMta2V5LTIwMjY",
 ]);
 
 /**
@@ -116,6 +120,8 @@ function buildConfig(env: Env): ConfigResult {
     if (PUBLIC_EXAMPLE_VALUES.has(sessionSecret)) problems.push("SESSION_SECRET is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(adminToken)) problems.push("ADMIN_TOKEN is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(env.MERCHANT_WEBHOOK_SECRET ?? "")) problems.push("MERCHANT_WEBHOOK_SECRET is the example value");
+    if (PUBLIC_EXAMPLE_VALUES.has(env.WECHAT_PUSH_TOKEN ?? "")) problems.push("WECHAT_PUSH_TOKEN is the example value");
+    if (PUBLIC_EXAMPLE_VALUES.has(env.WECHAT_PUSH_AES_KEY ?? "")) problems.push("WECHAT_PUSH_AES_KEY is the example value");
   }
   if (!env.LOGIN_LIMITER) problems.push("LOGIN_LIMITER rate-limit binding is missing");
   if (!env.ORDER_LIMITER) problems.push("ORDER_LIMITER rate-limit binding is missing");
@@ -124,6 +130,11 @@ function buildConfig(env: Env): ConfigResult {
   const reconcileDelaySeconds = integerVar("RECONCILE_DELAY_SECONDS", env.RECONCILE_DELAY_SECONDS, 60, 0, 86_400, problems);
 
   const webhook = webhookConfig(env, isWechatProduction, problems);
+  const pushToken = env.WECHAT_PUSH_TOKEN || null;
+  if (pushToken !== null && !/^[A-Za-z0-9]{3,32}$/.test(pushToken)) problems.push("WECHAT_PUSH_TOKEN must be 3 to 32 letters or digits");
+  const pushAesKey = env.WECHAT_PUSH_AES_KEY || null;
+  if (pushAesKey !== null && !/^[A-Za-z0-9+/]{43}$/.test(pushAesKey)) problems.push("WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey");
+  if (pushAesKey !== null && pushToken === null) problems.push("WECHAT_PUSH_AES_KEY needs WECHAT_PUSH_TOKEN");
 
   if (problems.length > 0) return { ok: false, problems };
   return {
@@ -131,6 +142,7 @@ function buildConfig(env: Env): ConfigResult {
     config: {
       appId, mchId, appSecret, payKey, previousPayKeys, signType, notifyUrl, refundNotifyUrl,
       apiBase, payBase, sessionSecret, adminToken, orderTtlMinutes, reconcileDelaySeconds, isWechatProduction, webhook,
+      push: { token: pushToken, aesKey: pushAesKey },
     },
   };
 }

@@ -13,6 +13,7 @@ import { logEvent, logUnhandledError } from "../log";
 import type { Deps } from "../orders/deps";
 import type { NotifyReply } from "../orders/notify-reply";
 import { handlePayNotify } from "../orders/pay-notify";
+import { handlePush, verifyPushUrl } from "../orders/push";
 import { handleRefundNotify } from "../orders/refund-notify";
 import { MAX_XML_BYTES, failXml } from "../wechatpay/xml";
 import { requireConfig } from "./config-guard";
@@ -46,6 +47,20 @@ function callback(path: string, event: string, handle: (deps: Deps, body: ArrayB
 
 callback("/pay/notify", "pay_notify", handlePayNotify);
 callback("/refund/notify", "refund_notify", handleRefundNotify);
+
+// The mini-program message push: plain-text answers ("success", the echoed echostr), as WeChat expects.
+const pushQuery = (c: Context<AppEnv>) => c.req.query();
+wechatRoutes.get("/miniprogram/push", async (c) => {
+  const reply = await verifyPushUrl(c.var.deps, pushQuery(c));
+  logEvent("miniprogram_push", { outcome: reply.outcome, status: reply.status });
+  return c.text(reply.body, reply.status);
+});
+wechatRoutes.post("/miniprogram/push", async (c) => {
+  const reply = await handlePush(c.var.deps, pushQuery(c), await c.req.arrayBuffer());
+  logEvent("miniprogram_push", { outcome: reply.outcome, status: reply.status });
+  return c.text(reply.body, reply.status);
+});
+wechatRoutes.all("/miniprogram/push", (c) => c.body(null, 405, { Allow: "GET, POST" }));
 
 // A mounted app's notFound is never consulted (the parent routes the request), so unknown paths
 // under /wechat/ get this catch-all, registered after every callback. "/:path{.*}" rather than "*":
