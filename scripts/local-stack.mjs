@@ -163,6 +163,9 @@ export async function startStack({
     mchId: vars.WECHAT_MCH_ID,
     apiKey: vars.WECHAT_PAY_KEY,
     appSecret: vars.WECHAT_APP_SECRET,
+    // Message pushes (shipping settlement) signed and encrypted like the Worker expects, when configured.
+    ...(vars.WECHAT_PUSH_TOKEN ? { pushToken: vars.WECHAT_PUSH_TOKEN } : {}),
+    ...(vars.WECHAT_PUSH_AES_KEY ? { pushAesKey: vars.WECHAT_PUSH_AES_KEY } : {}),
     closeMinAgeSeconds: 0,
     ...(echo ? {} : { log: () => {} }),
     ...simOptions,

@@ -124,6 +124,11 @@ Walk the flow (or run \`npm run demo\` for a scripted walk):
   # play the user: pay with the exact "payment" object the mini program would pass to wx.requestPayment
   curl -s -X POST ${S}/__sim/pay -H 'content-type: application/json' -d "$(sed -E 's/.*("payment":\\{[^}]*\\}).*/{\\1}/' /tmp/order.json)"
   curl -s ${W}/api/orders/$OTN -H "authorization: Bearer $TOKEN"     # → PAID (the simulator notified the Worker)${receiverOn ? "; [merchant] order.paid … appears here" : ""}
+  # ship it (WeChat's shipping-information service), then the user confirms receipt → settlement push
+  curl -s -X POST ${W}/admin/orders/$OTN/shipments -H ${admin} -H 'content-type: application/json' \\
+       -d '{"logisticsType":"express","items":[{"trackingNo":"SF1234567890","expressCompany":"SF","itemDesc":"Oolong tea","contact":{"receiverContact":"189****1234"}}]}'
+  curl -s -X POST ${S}/__sim/shipping/confirm -H 'content-type: application/json' -d "{\\"outTradeNo\\":\\"$OTN\\",\\"settle\\":true}"
+  curl -s ${W}/api/orders/$OTN -H "authorization: Bearer $TOKEN"     # → settledAt set, shipments UPLOADED${receiverOn ? " ([merchant] shipment.uploaded, order.settled)" : ""}
   curl -s -X POST ${W}/admin/orders/$OTN/refunds -H ${admin} \\
        -H 'content-type: application/json' -d '{"refundFee":1990}'   # → refund notify after 3 s → REFUNDED${receiverOn ? " ([merchant] refund.succeeded, order.refunded)" : ""}
   curl -s ${W}/admin/orders/$OTN -H ${admin}

@@ -133,4 +133,18 @@ async function checkAgain(previous, onStage = noop) {
 /** Closes a waiting order (409 ORDER_PAID when the user paid after all; 502 in its first 5 minutes). */
 const cancel = (outTradeNo) => request("POST", `/api/orders/${outTradeNo}/cancel`);
 
-module.exports = { newIntent, checkout, payAgain, checkAgain, confirm, cancel };
+/**
+ * The shipping state of a paid order, as one line for the page: the server's order view carries its
+ * shipments (uploaded to WeChat's shipping-information service) and settledAt (the user confirmed
+ * receipt and WeChat released the money).
+ */
+async function shippingState(outTradeNo) {
+  const { order, shipments } = await request("GET", `/api/orders/${outTradeNo}`);
+  if (order.settledAt) return "Received and confirmed.";
+  const uploaded = (shipments || []).filter((s) => s.status === "UPLOADED");
+  if (uploaded.length === 0) return "Not shipped yet.";
+  const parcels = uploaded.flatMap((s) => s.items.map((i) => (i.trackingNo ? `${i.expressCompany} ${i.trackingNo}` : i.itemDesc)));
+  return `Shipped: ${parcels.join(", ")}`;
+}
+
+module.exports = { newIntent, checkout, payAgain, checkAgain, confirm, cancel, shippingState };

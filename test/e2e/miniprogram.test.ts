@@ -207,6 +207,38 @@ describe("the checkout page against the Worker and the simulator", () => {
     expectCleanUi(wx);
   }, 60_000);
 
+  it("after paying, Shipping status shows not shipped, the tracking number once shipped, then the confirmed receipt (settlement push)", async () => {
+    const wx = useWx("shipper");
+    const page = openPage();
+    await page.onLoad();
+    await page.buy(tap("tea"));
+    expect(page.data.status).toBe("PAID");
+    await page.checkShipping();
+    expect(page.data.shipping).toBe("Not shipped yet.");
+    const res = await fetch(`${stack.workerUrl}/admin/orders/${page.data.paidOrder}/shipments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${vars.ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ logisticsType: "express", items: [{ trackingNo: "YT9876543210", expressCompany: "YTO", itemDesc: "Oolong tea" }] }),
+    });
+    expect(res.status).toBe(201);
+    await page.checkShipping();
+    expect(page.data.shipping).toBe("Shipped: YTO YT9876543210");
+    // The user confirms receipt in WeChat: the simulator pushes the settlement (safe mode) to the Worker.
+    const confirmed = await fetch(`${stack.simUrl}/__sim/shipping/confirm`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ outTradeNo: page.data.paidOrder, settle: true }),
+    });
+    expect(confirmed.status).toBe(200);
+    const deadline = Date.now() + 10_000;
+    while (page.data.shipping !== "Received and confirmed." && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      await page.checkShipping();
+    }
+    expect(page.data.shipping).toBe("Received and confirmed.");
+    expectCleanUi(wx);
+  }, 60_000);
+
   it("cancel at the payment sheet, then Pay again: PAID, still one order", async () => {
     const wx = useWx("canceller");
     wx.payPlan = ["cancel", "pay"];

@@ -23,7 +23,7 @@ function formatFen(fen) {
 }
 
 Page({
-  data: { products: [], busy: false, status: "", message: "", pending: "", checking: false },
+  data: { products: [], busy: false, status: "", message: "", pending: "", checking: false, paidOrder: "", shipping: "" },
 
   onLoad() {
     return this.run(async (stage) => {
@@ -117,10 +117,21 @@ Page({
     clearTimeout(this.recheckTimer);
     if (outcome.status === "CHECKING" && !this.unloaded) this.recheckTimer = setTimeout(() => this.checkAgain(), RECHECK_MS);
     const waiting = outcome.status === "CANCELLED" || outcome.status === "FAILED";
+    const paidOrder = outcome.status === "PAID" ? outcome.order.outTradeNo : "";
     return {
-      data: { status: outcome.status, message: view.message, pending: waiting ? outcome.order.outTradeNo : "", checking: outcome.status === "CHECKING" },
+      data: { status: outcome.status, message: view.message, pending: waiting ? outcome.order.outTradeNo : "", checking: outcome.status === "CHECKING", paidOrder, shipping: "" },
       toast: view.toast,
     };
+  },
+
+  /** "Shipping status": the paid order's shipments and whether receipt was confirmed. */
+  checkShipping() {
+    const outTradeNo = this.data.paidOrder;
+    if (!outTradeNo) return;
+    return this.run(async (stage) => {
+      stage("checking");
+      return { data: { shipping: await pay.shippingState(outTradeNo) } };
+    });
   },
 
   /** The view of an error: what the user can do next, never a bare code. */
