@@ -12,6 +12,7 @@ import { ControlError } from "./replies.ts";
 import type { Order, Shipment, SimState } from "./state.ts";
 import { buildXml } from "./xml.ts";
 
+/** The message pushes of the shipping-information service. */
 export const PUSH_EVENTS = ["trade_manage_remind_access_api", "trade_manage_remind_shipping", "trade_manage_order_settlement"] as const;
 export type PushEvent = (typeof PUSH_EVENTS)[number];
 

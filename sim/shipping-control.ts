@@ -124,6 +124,7 @@ async function pushConfigRoute(s: SimState, b: Record<string, unknown>): Promise
 /** A route whose handler takes the JSON body. */
 const withBody = (handle: (s: SimState, b: Record<string, unknown>) => Promise<Response>): ControlRoute["handle"] => async (s, c) => handle(s, await readJson(c));
 
+/** The shipping, push and token control routes, in the order GET /__sim/ lists them. */
 export const SHIPPING_ROUTES: ControlRoute[] = [
   { method: "GET", path: "/__sim/shipping/settings", description: "is_trade_managed and is_trade_management_confirmation_completed answers", handle: (s) => jsonResponse({ tradeManaged: s.tradeManaged, confirmationCompleted: s.confirmationCompleted }) },
   {

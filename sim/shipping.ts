@@ -12,6 +12,7 @@ import type { Order, Shipment, SimState } from "./state.ts";
 import { wxError, wxReply } from "./wxapi.ts";
 import type { WxCall } from "./wxapi.ts";
 
+/** get_order's order_state: 1 to ship · 2 shipped · 3 confirmed · 4 settled · 5 refunded. */
 export type OrderState = 1 | 2 | 3 | 4 | 5;
 
 /** Estimated settlement at shipping time: shipped + 10 days (WeChat's automatic confirmation of receipt). */
@@ -152,6 +153,7 @@ function appFlag(field: string, value: (s: SimState) => boolean) {
   };
 }
 
+/** The handler of each shipping path (sim/core.ts routes to them through sim/wxapi.ts). */
 export const SHIPPING_HANDLERS: Record<ShippingPath, (s: SimState, call: WxCall) => Response> = {
   "/wxa/sec/order/upload_shipping_info": uploadShippingInfo,
   "/wxa/sec/order/get_order": getOrder,

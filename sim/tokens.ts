@@ -13,6 +13,7 @@ import { beijingDate } from "./time.ts";
 import { wxError, wxReply } from "./wxapi.ts";
 import type { WxCall } from "./wxapi.ts";
 
+/** A stable access token lives 7200 s ("目前是7200秒之内的值"). */
 export const TOKEN_LIFETIME_SECONDS = 7200;
 const RENEW_BEFORE_MS = 5 * 60 * 1000;
 const FORCE_REFRESH_PER_DAY = 20;
