@@ -111,11 +111,12 @@ export async function deliverNotifications(maxRounds = 5): Promise<DeliveryOutco
   const outcomes: DeliveryOutcome[] = [];
   for (let round = 0; round < maxRounds; round++) {
     const taken = await sim("POST", "/deliveries/take", {});
-    const deliveries: { id: string; kind: string; url: string; body: string }[] = taken.body.deliveries ?? [];
+    const deliveries: { id: string; kind: string; url: string; body: string; contentType?: string }[] = taken.body.deliveries ?? [];
     if (deliveries.length === 0) break;
     await Promise.all(
       deliveries.map(async (d) => {
-        const res = await exports.default.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
+        // As WeChat sends it: XML notifications, JSON or XML message pushes.
+        const res = await exports.default.fetch(d.url, { method: "POST", headers: { "content-type": d.contentType ?? "text/xml" }, body: d.body });
         const text = await res.text();
         const result = await sim("POST", `/deliveries/${d.id}/result`, { status: res.status, body: text });
         outcomes.push({ id: d.id, kind: d.kind, status: res.status, body: text, acknowledged: result.body.acknowledged });

@@ -33,14 +33,15 @@ export async function deliverOwn(ids: readonly string[]): Promise<OwnDelivery[]>
   const outcomes: OwnDelivery[] = [];
   for (let round = 0; round < 400 && wanted.size > 0; round++) {
     const taken = await sim("POST", "/deliveries/take", {});
-    const deliveries: { id: string; kind: string; url: string; body: string }[] = taken.body.deliveries ?? [];
+    const deliveries: { id: string; kind: string; url: string; body: string; contentType?: string }[] = taken.body.deliveries ?? [];
     await Promise.all(
       deliveries.map(async (d) => {
         if (!wanted.has(d.id)) {
           await sim("POST", `/deliveries/${d.id}/result`, { error: "not this test file's delivery" });
           return;
         }
-        const res = await exports.default.fetch(d.url, { method: "POST", headers: { "content-type": "text/xml" }, body: d.body });
+        // As WeChat sends it: XML notifications, JSON or XML message pushes.
+        const res = await exports.default.fetch(d.url, { method: "POST", headers: { "content-type": d.contentType ?? "text/xml" }, body: d.body });
         const reply = await res.text();
         const result = await sim("POST", `/deliveries/${d.id}/result`, { status: res.status, body: reply });
         outcomes.push({ id: d.id, kind: d.kind, body: d.body, status: res.status, reply, acknowledged: result.body.acknowledged });
