@@ -78,7 +78,7 @@ const MAX_EVENT_PAYMENTS = 20 * ORDERS_PER_USER;
 /** The events scenario gives up when neither an ACK nor an event arrived for this long. */
 const EVENTS_STALL_MS = 30_000;
 
-const args = isMain ? parseCommandLine() : { count: 400, concurrency: 16, events: 400 };
+const args = isMain ? parseCommandLine() : { count: 400, concurrency: 16, events: undefined };
 requireSetup();
 const { exampleVars, freePort, queryLocal, startStack } = await import("./local-stack.mjs");
 const vars = exampleVars();
@@ -363,10 +363,11 @@ async function runEventScenario({ total, concurrency }) {
 
 /**
  * Runs the load scenarios on a fresh throwaway stack and checks D1 afterwards; then, unless `events`
- * is 0, the merchant-events scenario on a second one with the example receiver.
+ * is 0, the merchant-events scenario on a second one with the example receiver (`events` payments,
+ * by default as many as `count`).
  * @returns {Promise<{ results: object[], events: object | null, problems: string[] }>} problems empty when all went well
  */
-export async function runLoad({ count = args.count, concurrency = args.concurrency, events = args.events } = {}) {
+export async function runLoad({ count = args.count, concurrency = args.concurrency, events = args.events ?? Math.min(count, MAX_EVENT_PAYMENTS) } = {}) {
   console.log("Starting a throwaway local stack (simulator + wrangler dev, fresh D1/KV)…");
   const notify = await withThrowawayStack({}, (stack, persistTo) => runNotifyScenarios(stack, persistTo, { count, concurrency }));
   const merchant = events > 0 ? await runEventScenario({ total: events, concurrency }) : null;
