@@ -194,8 +194,10 @@ export async function startStack({
     const urls = { WECHAT_API_BASE: simUrl, WECHAT_PAY_BASE: simUrl, ...(merchant ? { MERCHANT_WEBHOOK_URL: merchant.url } : {}) };
     const cliVars = devVars ? { WECHAT_APPID: vars.WECHAT_APPID, WECHAT_MCH_ID: vars.WECHAT_MCH_ID, ...urls } : urls;
     envFile = devVars ? undefined : writeEnvFile(vars);
+    // Every wrangler dev wants inspector port 9229: stacks started at the same time (tests) would collide.
+    const inspectorPort = await freePort();
     const args = [
-      wranglerBin, "dev", "--ip", host, "--port", String(workerPort), "--persist-to", persistTo,
+      wranglerBin, "dev", "--ip", host, "--port", String(workerPort), "--inspector-port", String(inspectorPort), "--persist-to", persistTo,
       "--show-interactive-dev-session=false", "--log-level", echo ? "log" : "warn",
       ...(envFile ? ["--env-file", envFile.file] : []),
       ...Object.entries(cliVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),

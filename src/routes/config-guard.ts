@@ -20,18 +20,21 @@ export function requireConfig(refuse: (c: Context<AppEnv>) => Response) {
     c.set("deps", deps);
     await next();
     // Merchant events this request created go to the Queue after the answer is decided.
-    if (deps.outbox.wrote) await afterResponse(c, sendNewEvents(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null));
+    if (deps.outbox.wrote) await afterResponse(c, () => sendNewEvents(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null));
   });
 }
 
-/** Runs `work` after the response (waitUntil); without an execution context (app.request in tests) it is awaited. */
-async function afterResponse(c: Context<AppEnv>, work: Promise<unknown>): Promise<void> {
+/**
+ * Runs `work` after the response: through waitUntil, started on a later task so it never competes
+ * with handing the answer back. Without an execution context (app.request in tests) it is awaited.
+ */
+async function afterResponse(c: Context<AppEnv>, work: () => Promise<unknown>): Promise<void> {
   let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
   try {
     ctx = c.executionCtx;
   } catch {
     ctx = undefined;
   }
-  if (ctx) ctx.waitUntil(work);
-  else await work;
+  if (!ctx) return void (await work());
+  ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, 0)).then(work));
 }

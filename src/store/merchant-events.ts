@@ -64,22 +64,31 @@ export async function listAttempts(db: D1Database, eventId: string): Promise<Att
 }
 
 /**
- * Work for the Queue created at or after `since` and not yet attempted, in one query: merchant events
+ * Takes the Queue work created at or after `since` that nobody has sent yet, marking it sent at
+ * `now` in the same statements (so of two concurrent requests only one sends an id): merchant events
  * (`evt_…`, only when `withEvents`: without a webhook URL they are not sent) and the automatic
  * shipments of virtual orders (`shp_…`, written by the payment's transaction), oldest first.
  */
-export async function listNewQueueWork(db: D1Database, since: number, withEvents: boolean, limit: number): Promise<string[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT id FROM (
-         SELECT id, next_attempt_at AS at FROM merchant_events WHERE ?3 = 1 AND status = 'pending' AND attempts = 0 AND next_attempt_at >= ?1
-         UNION ALL
-         SELECT id, created_at AS at FROM shipments WHERE status = 'PENDING' AND attempts = 0 AND idempotency_key = 'auto' AND created_at >= ?1
-       ) ORDER BY at LIMIT ?2`,
-    )
-    .bind(since, limit, withEvents ? 1 : 0)
-    .all<{ id: string }>();
-  return results.map((r) => r.id);
+export async function takeNewQueueWork(db: D1Database, since: number, now: number, withEvents: boolean, limit: number): Promise<string[]> {
+  const [events, shipments] = await db.batch<{ id: string }>([
+    db
+      .prepare(
+        `UPDATE merchant_events SET enqueued_at = ?2
+         WHERE ?4 = 1 AND seq IN (SELECT seq FROM merchant_events WHERE status = 'pending' AND attempts = 0 AND enqueued_at IS NULL
+                                  AND next_attempt_at >= ?1 ORDER BY seq LIMIT ?3)
+         RETURNING id`,
+      )
+      .bind(since, now, limit, withEvents ? 1 : 0),
+    db
+      .prepare(
+        `UPDATE shipments SET enqueued_at = ?2
+         WHERE id IN (SELECT id FROM shipments WHERE status = 'PENDING' AND attempts = 0 AND idempotency_key = 'auto' AND enqueued_at IS NULL
+                      AND created_at >= ?1 ORDER BY created_at LIMIT ?3)
+         RETURNING id`,
+      )
+      .bind(since, now, limit),
+  ]);
+  return [...(events?.results ?? []), ...(shipments?.results ?? [])].map((r) => r.id);
 }
 
 /**

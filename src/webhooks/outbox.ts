@@ -7,7 +7,7 @@
  *   or a lost message delays an event, never loses it.
  */
 import { logEvent } from "../log";
-import { listNewQueueWork, takeOverdueIds } from "../store/merchant-events";
+import { takeNewQueueWork, takeOverdueIds } from "../store/merchant-events";
 
 /** Ids per Queue sendBatch (the Queue accepts up to 100 messages per batch). */
 const SEND_BATCH = 100;
@@ -73,7 +73,7 @@ export function trackEventWrites<T extends D1Database>(db: T, tracker: OutboxTra
 export async function sendNewEvents(db: D1Database, queue: Queue | undefined, tracker: OutboxTracker, withEvents: boolean): Promise<number> {
   if (!tracker.wrote || !queue) return 0;
   try {
-    const ids = await listNewQueueWork(db, tracker.since, withEvents, SEND_BATCH);
+    const ids = await takeNewQueueWork(db, tracker.since, Date.now(), withEvents, SEND_BATCH);
     if (ids.length > 0) await queue.sendBatch(ids.map((id) => ({ body: id })));
     return ids.length;
   } catch (error) {

@@ -151,9 +151,26 @@ describe("the Queue: ids are sent after commit, and the cron re-sends what a fai
     expect(sendBatch).toHaveBeenCalled();
   });
 
+  it("concurrent payments: each event id goes onto the Queue once, not once per request that saw it", async () => {
+    const sent: string[] = [];
+    vi.spyOn(env.EVENTS_QUEUE, "sendBatch").mockImplementation(async (messages: Iterable<MessageSendRequest>) => {
+      for (const m of messages) sent.push(m.body as string);
+      return {} as QueueSendBatchResponse;
+    });
+    const orders = await Promise.all(Array.from({ length: 6 }, () => newOrder(token, "evt-item")));
+    await Promise.all(
+      orders.map(({ order }) => postNotify("/wechat/pay/notify", signedNotifyXml(payNotifyFields({ outTradeNo: order.outTradeNo, totalFee: 100 })))),
+    );
+    const ids = (await Promise.all(orders.map(({ order }) => merchantEvents(order.outTradeNo)))).flat().map((e) => e.id);
+    expect(ids).toHaveLength(6);
+    await vi.waitFor(() => expect(new Set(sent)).toEqual(new Set([...sent, ...ids])));
+    expect(sent.filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+  });
+
   it("send() throws: the event stays pending; a minute later the cron sends it again and it is delivered", async () => {
-    vi.spyOn(env.EVENTS_QUEUE, "sendBatch").mockRejectedValueOnce(new Error("Queue send failed"));
+    const failing = vi.spyOn(env.EVENTS_QUEUE, "sendBatch").mockRejectedValueOnce(new Error("Queue send failed"));
     const { eventId } = await paidByNotify();
+    await vi.waitFor(() => expect(failing).toHaveBeenCalledTimes(1)); // the send after the ACK, which failed
     expect(await eventRow(eventId)).toMatchObject({ status: "pending", attempts: 0 });
     const resent: string[] = [];
     vi.spyOn(env.EVENTS_QUEUE, "sendBatch").mockImplementation(async (messages: Iterable<MessageSendRequest>) => {
