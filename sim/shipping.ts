@@ -84,7 +84,7 @@ export function pushShipped(s: SimState, order: Order, shipment: Shipment, estim
 /**
  * POST /wxa/sec/order/upload_shipping_info. An upload completing shipping again (or changing the
  * delivery or logistics mode) is the one re-shipping chance; an upload equal to the last one (all but
- * upload_time) answers 10060023 and changes nothing; a later update must carry a newer upload_time.
+ * upload_time) answers 10060023 and changes nothing; an update must not carry an earlier upload_time than the last.
  */
 function uploadShippingInfo(s: SimState, call: WxCall): Response {
   if (!s.tradeManaged) return wxError(48001, "api unauthorized");
@@ -97,7 +97,7 @@ function uploadShippingInfo(s: SimState, call: WxCall): Response {
   const prev = s.shipments.get(txid);
   if (orderState(order, prev) >= 3) return wxError(10060004, "支付单处于不可发货的状态");
   if (prev && prev.lastKey === u.key) return wxError(10060023, "发货信息未更新");
-  if (prev && u.uploadTime <= prev.lastUploadTime) return wxError(10060014, "参数错误, hint: [upload_time must be later than the previous upload's]");
+  if (prev && u.uploadTime < prev.lastUploadTime) return wxError(10060014, "参数错误, hint: [upload_time must not be earlier than the previous upload's]");
   const reship = prev !== undefined && (prev.finished || prev.logisticsType !== u.logisticsType || prev.deliveryMode !== u.deliveryMode);
   if (reship && prev.reshipUsed) return wxError(10060003, "支付单已使用重新发货机会");
   const now = s.now();

@@ -107,6 +107,37 @@ describe("uploading a shipment", () => {
     expect(await merchantTypes(order.outTradeNo)).toEqual(["order.paid", "shipment.failed"]);
   });
 
+  it("every logistics type and a split delivery: same-city, pickup, two express parcels (allDelivered false then true)", async () => {
+    const sameCity = await paidOrder(token, "ship-item");
+    expect((await ship(sameCity.outTradeNo, { logisticsType: "same_city", items: [{ itemDesc: "Courier on foot" }] })).status).toBe(201);
+    expect((await sim("GET", `/shipping/${sameCity.transactionId}`)).body.order.shipping.logistics_type).toBe(2);
+    const pickup = await paidOrder(token, "ship-item");
+    expect((await ship(pickup.outTradeNo, { logisticsType: "pickup", items: [{ itemDesc: "Collected in store" }] })).status).toBe(201);
+    expect((await sim("GET", `/shipping/${pickup.transactionId}`)).body.order.shipping.logistics_type).toBe(4);
+
+    const split = await paidOrder(token, "ship-item");
+    const parcel = (n: number) => ({ trackingNo: `YT${n}000000001`, expressCompany: "YTO", itemDesc: `Parcel ${n}` });
+    const first = await ship(split.outTradeNo, { logisticsType: "express", items: [parcel(1)], allDelivered: false });
+    expect([first.status, first.body.shipment.allDelivered]).toEqual([201, false]);
+    const uploaded = JSON.parse((await uploadsFor(split.transactionId))[0].raw);
+    expect(uploaded).toMatchObject({ delivery_mode: 2, is_all_delivered: false, logistics_type: 1 });
+    const second = await ship(split.outTradeNo, { logisticsType: "express", items: [parcel(1), parcel(2)], allDelivered: true });
+    expect(second.status).toBe(201);
+    expect((await sim("GET", `/shipping/${split.transactionId}`)).body.order.order_state).toBe(2);
+  });
+
+  it("WeChat allows one update after the first upload: the third upload is refused (10060003) → FAILED, 502", async () => {
+    const order = await paidOrder(token, "ship-item");
+    const attempt = (n: number) => ship(order.outTradeNo, express({ items: [{ trackingNo: `SF${n}00000000`, expressCompany: "SF", itemDesc: "Oolong tea", contact: { receiverContact: "189****1234" } }] }));
+    expect((await attempt(1)).status).toBe(201);
+    expect((await attempt(2)).status).toBe(201);
+    const third = await attempt(3);
+    expect(third.status).toBe(502);
+    expect(third.body.error).toMatchObject({ code: "UPSTREAM_ERROR", errCode: "10060003" });
+    expect((await shipmentsOf(order.outTradeNo)).map((r) => r.status)).toEqual(["UPLOADED", "UPLOADED", "FAILED"]);
+    expect(await merchantTypes(order.outTradeNo)).toEqual(["order.paid", "shipment.uploaded", "shipment.uploaded", "shipment.failed"]);
+  });
+
   it("WeChat busy (-1) → 202 PENDING; the cron uploads it once it is due", async () => {
     const order = await paidOrder(token, "ship-item");
     await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "systemerror" });
