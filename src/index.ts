@@ -7,7 +7,13 @@ import { loadConfig } from "./config";
 import { logEvent } from "./log";
 import { buildDeps } from "./orders/deps";
 import { runReconciliation } from "./orders/reconcile";
-import { retryDueShipments } from "./orders/shipments";
+import { retryDueShipments, SHIPMENT_RETRY_COST } from "./orders/shipments";
+
+/** Per-invocation limits of the free plan. */
+const FREE_PLAN_D1_QUERIES = 50;
+const FREE_PLAN_SUBREQUESTS = 50;
+/** The outbox's share of a cron run: the overdue re-send (one UPDATE) and the new-work send (one batch). */
+const OUTBOX_QUERIES = 2;
 import { consumeEventBatch } from "./webhooks/consumer";
 import { resendOverdueEvents, sendNewEvents } from "./webhooks/outbox";
 
@@ -22,15 +28,19 @@ export default {
       return;
     }
     const deps = buildDeps(env, config.config);
+    // One invocation's budget (50 D1 queries and 50 subrequests on the free plan): the reconciliation
+    // job takes at most DEFAULT_RECONCILE_LIMITS; re-sending lost Queue work (2 queries, 1-2 sends)
+    // comes next, so a busy day never starves it; shipment retries get what is left.
+    const summary = await runReconciliation(deps);
     try {
-      await runReconciliation(deps);
-      await retryDueShipments(deps);
-    } finally {
-      await sendNewEvents(deps.db, env.EVENTS_QUEUE, deps.outbox, config.config.webhook.url !== null);
       if (config.config.webhook.url && env.EVENTS_QUEUE) {
         const resent = await resendOverdueEvents(deps.db, env.EVENTS_QUEUE, deps.now().getTime());
         if (resent > 0) logEvent("merchant_events_resent", { count: resent });
       }
+      const room = Math.floor((FREE_PLAN_D1_QUERIES - summary.d1Queries - OUTBOX_QUERIES) / SHIPMENT_RETRY_COST.d1);
+      await retryDueShipments(deps, Math.max(0, Math.min(room, Math.floor((FREE_PLAN_SUBREQUESTS - summary.wechatCalls - 2) / SHIPMENT_RETRY_COST.wechat))));
+    } finally {
+      await sendNewEvents(deps.db, env.EVENTS_QUEUE, deps.outbox, config.config.webhook.url !== null);
     }
   },
 

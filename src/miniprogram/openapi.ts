@@ -23,7 +23,7 @@ export type OpenApiResult =
   | { ok: false; kind: "wechat"; errcode: number; errmsg: string }
   | { ok: false; kind: "transport"; message: string };
 
-const TOKEN_KEY = "wx:stable_access_token";
+const tokenKey = (appId: string) => `wx:stable_access_token:${appId}`;
 /** A cached token is used until this long before it expires (stable_token renews in its last 5 min). */
 const RENEW_BEFORE_MS = 5 * 60_000;
 const TIMEOUT_MS = 10_000;
@@ -40,7 +40,11 @@ export async function callWithToken(deps: OpenApiDeps, path: string, body: unkno
   if (!token.ok) return token;
   let result = await postJson(deps, `${path}?access_token=${encodeURIComponent(token.token)}`, body);
   if (!result.ok && result.kind === "wechat" && STALE_TOKEN.has(result.errcode)) {
-    token = await accessToken(deps, true);
+    // Another isolate may already have replaced it: stable_token's normal mode returns the current
+    // token. Only if that is the same one that just failed is a forced refresh (a daily quota) spent.
+    const stale = token.token;
+    token = await accessToken(deps, false, true);
+    if (token.ok && token.token === stale) token = await accessToken(deps, true);
     if (!token.ok) return token;
     result = await postJson(deps, `${path}?access_token=${encodeURIComponent(token.token)}`, body);
   }
@@ -50,12 +54,12 @@ export async function callWithToken(deps: OpenApiDeps, path: string, body: unkno
 type TokenResult = { ok: true; token: string } | Exclude<OpenApiResult, { ok: true }>;
 
 /** The cached token, or a new one from stable_token (force: a new token, the old one invalidated). */
-export async function accessToken(deps: OpenApiDeps, force: boolean): Promise<TokenResult> {
-  if (!force) {
-    const cached = await deps.kv.get<{ token: string; expiresAt: number }>(TOKEN_KEY, "json").catch(() => null);
+export async function accessToken(deps: OpenApiDeps, force: boolean, skipCache = false): Promise<TokenResult> {
+  if (!force && !skipCache) {
+    const cached = await deps.kv.get<{ token: string; expiresAt: number }>(tokenKey(deps.appId), "json").catch(() => null);
     if (cached && cached.expiresAt - RENEW_BEFORE_MS > deps.now().getTime()) return { ok: true, token: cached.token };
   }
-  const key = `${deps.appId}:${force}`;
+  const key = `${deps.appId}:${force}:${skipCache}`;
   let pending = inflight.get(key);
   if (!pending) {
     pending = fetchToken(deps, force).finally(() => inflight.delete(key));
@@ -81,7 +85,7 @@ async function fetchToken(deps: OpenApiDeps, force: boolean): Promise<OpenApiRes
   const expiresAt = deps.now().getTime() + expiresIn * 1000;
   // KV keeps it for other isolates; at least 60 s (KV's minimum TTL).
   await deps.kv
-    .put(TOKEN_KEY, JSON.stringify({ token, expiresAt }), { expirationTtl: Math.max(60, expiresIn - RENEW_BEFORE_MS / 1000) })
+    .put(tokenKey(deps.appId), JSON.stringify({ token, expiresAt }), { expirationTtl: Math.max(60, expiresIn - RENEW_BEFORE_MS / 1000) })
     .catch(() => undefined);
   return { ok: true, body: {}, token };
 }

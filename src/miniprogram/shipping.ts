@@ -28,6 +28,7 @@ export interface ShipmentInput {
 const MAX_ITEMS = 15;
 const MAX_ITEM_DESC = 120;
 /** A phone number with everything but the last 4 digits masked, as WeChat requires (189****1234). */
+const WECHAT_TEXT_PROBLEM = /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]|[\ud800-\udfff]/u;
 const MASKED_PHONE = /^[0-9+\- ]{0,8}\*{3,}[0-9]{4}$/;
 const TEXT = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
@@ -40,6 +41,7 @@ export function shipmentProblem(input: ShipmentInput): string | null {
   for (const [i, item] of items.entries()) {
     const at = `items[${i}]`;
     if ([...item.itemDesc].length < 1 || [...item.itemDesc].length > MAX_ITEM_DESC) return `${at}.itemDesc must be 1 to ${MAX_ITEM_DESC} characters`;
+    if (WECHAT_TEXT_PROBLEM.test(item.itemDesc)) return `${at}.itemDesc must be well-formed text without control characters`;
     if (logisticsType === "express") {
       if (!item.trackingNo) return `${at}.trackingNo is required for an express delivery`;
       if (!item.expressCompany) return `${at}.expressCompany is required for an express delivery`;
@@ -84,10 +86,16 @@ export function uploadShippingBody(input: ShipmentInput, order: { transactionId:
 }
 
 /**
- * errcodes worth another try later: system busy, rate limits. Everything else WeChat answers is a
- * definitive refusal of this upload (order not found, re-ship chance used, not shippable, bad fields,
- * service not enabled for the account: 10060001, 10060003, 10060004, 48001, …), which only the
- * merchant can resolve.
+ * errcodes worth another try later: system busy (-1, 10060012, 10060019 "系统繁忙，请稍后重试",
+ * 44990), rate limits (45009, 45011). Everything else WeChat answers is a definitive refusal of this
+ * upload (order not found, re-ship chance used, not shippable, bad fields, service not enabled for the
+ * account: 10060001, 10060003, 10060004, 48001, …), which only the merchant can resolve.
  */
-const RETRYABLE_ERRCODES = new Set([-1, 45009, 45011]);
+const RETRYABLE_ERRCODES = new Set([-1, 10060012, 10060019, 44990, 45009, 45011]);
 export const isRetryableErrcode = (errcode: number) => RETRYABLE_ERRCODES.has(errcode);
+
+/**
+ * 10060023 "发货信息未更新": WeChat already holds exactly this upload (a retry after a reply that was
+ * lost, or a concurrent attempt): the shipment is uploaded.
+ */
+export const ALREADY_UPLOADED_ERRCODE = 10060023;

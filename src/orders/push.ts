@@ -64,7 +64,10 @@ export async function handlePush(deps: Deps, query: Record<string, string | unde
       return refuse(error.code === "BAD_SIGNATURE" ? 401 : 400, `safe_mode:${error.code}`);
     }
   } else {
-    // Plain mode: the signature covers only Token, timestamp and nonce (WeChat's design; prefer safe mode).
+    // Plain mode: the signature covers only Token, timestamp and nonce, not the body (WeChat's design).
+    // With an EncodingAESKey configured the account is in safe mode, so a plain push is a forgery
+    // made from a seen URL: refused.
+    if (aesKey) return refuse(401, "plain_push_in_safe_mode");
     if (!(await verifyPushSignature({ token, timestamp, nonce }, query.signature))) return refuse(401, "bad_signature");
     message = parseMessage(text);
   }

@@ -71,6 +71,9 @@ export async function handleRefundNotify(deps: Deps, body: ArrayBuffer): Promise
       return { status: 200, xml: ACK_XML, outcome: outcome.result, outTradeNo: outcome.refund.out_trade_no };
     case "anomaly":
       logEvent("refund_notify_anomaly", { outRefundNo, reason: outcome.reason });
+      // WeChat's refundquery answer itself disagrees with our refund: recorded, and a retry of the
+      // notification would only repeat the same query.
+      if (outcome.confirmed) return { status: 200, xml: ACK_XML, outcome: `anomaly:confirmed:${outcome.reason}`, outTradeNo: outcome.refund?.out_trade_no };
       switch (outcome.reason) {
         // Recorded; a retry would tell us nothing new.
         case "unknown_refund":

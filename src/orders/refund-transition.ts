@@ -41,7 +41,7 @@ export type RefundOutcome =
   /** Nothing new (still PROCESSING, or PROCESSING reported for a CHANGE refund). */
   | { result: "unchanged"; refund: RefundRow }
   /** Recorded as an anomaly event; the refund is untouched. */
-  | { result: "anomaly"; reason: RefundAnomaly; refund: RefundRow | null };
+  | { result: "anomaly"; reason: RefundAnomaly; refund: RefundRow | null; confirmed?: true };
 
 export type RefundAnomaly =
   | "unknown_refund"
@@ -111,7 +111,9 @@ export async function applyRefundReport(deps: Deps, source: RefundSource, report
     // This report would move money: apply what WeChat itself says instead.
     const confirmed = await options.confirm(refund);
     const outcome = await applyRefundReport(deps, source, { ...confirmed, detail: { ...confirmed.detail, confirmed_by: "refundquery" } });
-    if (outcome.result === "anomaly" || confirmed.status === report.status) return outcome;
+    // WeChat's own answer contradicts our row: recorded; asking again would tell nothing new.
+    if (outcome.result === "anomaly") return { ...outcome, confirmed: true };
+    if (confirmed.status === report.status) return outcome;
     return anomaly("refund_notify_unconfirmed", `${report.status}:${confirmed.status}`, { reported: report.status, wechat: confirmed.status });
   }
 

@@ -9,7 +9,7 @@
 import { ApiError, badRequest, notFound } from "../errors";
 import { logEvent } from "../log";
 import { callWithToken, type OpenApiDeps } from "../miniprogram/openapi";
-import { isRetryableErrcode, shipmentProblem, uploadShippingBody, type ShipmentInput } from "../miniprogram/shipping";
+import { ALREADY_UPLOADED_ERRCODE, isRetryableErrcode, shipmentProblem, uploadShippingBody, type ShipmentInput } from "../miniprogram/shipping";
 import { getOrder } from "../store/orders";
 import {
   claimShipment, deferShipment, findShipmentByIdempotencyKey, finishShipment, getShipment, insertShipment, listDueShipmentIds,
@@ -17,8 +17,8 @@ import {
 } from "../store/shipments";
 import type { Deps } from "./deps";
 
-/** How long an upload attempt holds its claim. */
-const CLAIM_LEASE_MS = 30_000;
+/** How long an upload attempt holds its claim: longer than token fetch + upload + refresh + upload (10 s each). */
+const CLAIM_LEASE_MS = 60_000;
 /** Retries of a transient failure: 30 s doubling, at most an hour apart. */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 3600_000;
@@ -33,10 +33,14 @@ export const openApi = (deps: Deps): OpenApiDeps => ({
   fetch: (req) => fetch(req),
 });
 
+/** The idempotency key the payment's transaction gives the automatic shipment of an all-virtual order. */
+const AUTO_KEY = "auto";
+
 const newShipmentId = () => `shp_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 
 /** Commits and uploads a shipment for a PAID order; an Idempotency-Key replay returns the first one. */
 export async function createShipment(deps: Deps, outTradeNo: string, input: ShipmentInput, idempotencyKey: string | null): Promise<ShipmentRow> {
+  if (idempotencyKey === AUTO_KEY) throw badRequest(`Idempotency-Key "${AUTO_KEY}" is reserved for the automatic shipment of virtual orders`);
   const order = await getOrder(deps.db, outTradeNo);
   if (!order) throw notFound("order not found");
   if (idempotencyKey) {
@@ -76,7 +80,7 @@ export async function uploadShipment(deps: Deps, id: string): Promise<ShipmentRo
   const body = uploadShippingBody(input, { transactionId: order.transaction_id, openid: order.openid }, deps.now());
   const result = await callWithToken(openApi(deps), "/wxa/sec/order/upload_shipping_info", body);
   const detail = { logistics_type: shipment.logistics_type, items: input.items.length };
-  if (result.ok) {
+  if (result.ok || (result.kind === "wechat" && result.errcode === ALREADY_UPLOADED_ERRCODE)) {
     return finishShipment(deps.db, { id, status: "UPLOADED", errCode: null, transactionId: order.transaction_id, now, detail });
   }
   if (result.kind === "wechat" && !isRetryableErrcode(result.errcode)) {
@@ -89,13 +93,20 @@ export async function uploadShipment(deps: Deps, id: string): Promise<ShipmentRo
   return mustGet(deps, id);
 }
 
-/** Shipment uploads retried per cron run (each is a token read and one WeChat call). */
+/** At most this many shipment uploads are retried per cron run. */
 const SHIPMENT_RETRIES_PER_RUN = 5;
+/**
+ * The most one retry can cost: D1 claim, order, finish (one batch), read back, plus its share of the
+ * list query; WeChat token fetch, upload, token fetch again, upload.
+ */
+export const SHIPMENT_RETRY_COST = { d1: 5, wechat: 4 } as const;
 
-/** The cron's share: PENDING shipments whose retry is due (a failed one is never counted twice). */
-export async function retryDueShipments(deps: Deps): Promise<number> {
+/** The cron's share: up to `max` PENDING shipments whose retry is due. */
+export async function retryDueShipments(deps: Deps, max = SHIPMENT_RETRIES_PER_RUN): Promise<number> {
+  const limit = Math.min(max, SHIPMENT_RETRIES_PER_RUN);
+  if (limit <= 0) return 0;
   let tried = 0;
-  for (const id of await listDueShipmentIds(deps.db, deps.now().getTime(), SHIPMENT_RETRIES_PER_RUN)) {
+  for (const id of await listDueShipmentIds(deps.db, deps.now().getTime(), limit)) {
     try {
       if (await uploadShipment(deps, id)) tried++;
     } catch (error) {

@@ -7,7 +7,7 @@
  */
 import type { WebhookConfig } from "../config";
 import { logEvent } from "../log";
-import { claimDelivery, recordAttempt, type AttemptRow } from "../store/merchant-events";
+import { claimDelivery, getMerchantEvent, recordAttempt, type AttemptRow } from "../store/merchant-events";
 import { TransportError, withDeadline, type Fetcher } from "../wechatpay/http";
 import { merchantEventBody } from "./payload";
 import { nextRetryDelaySeconds } from "./schedule";
@@ -29,7 +29,7 @@ export type DeliveryOutcome =
   | { result: "delivered"; status: number }
   | { result: "retry"; delaySeconds: number }
   | { result: "failed"; reason: "gone" | "retry_window_over" }
-  /** Nothing sent: no URL configured, or the event is not pending and due (delivered, failed, claimed). */
+  /** Nothing sent: no URL configured, or the event is no longer pending (delivered, failed) or unknown. */
   | { result: "skipped"; reason: "no_url" | "not_due" };
 
 export async function deliverMerchantEvent(deps: DeliveryDeps, id: string, via: AttemptRow["via"]): Promise<DeliveryOutcome> {
@@ -37,7 +37,13 @@ export async function deliverMerchantEvent(deps: DeliveryDeps, id: string, via: 
   if (!url) return { result: "skipped", reason: "no_url" };
   const now = deps.now().getTime();
   const event = await claimDelivery(deps.db, id, now, CLAIM_LEASE_MS);
-  if (!event) return { result: "skipped", reason: "not_due" };
+  if (!event) {
+    // Early (the Queue's clock and D1's disagree a little) or held by another attempt: ask again when
+    // it is due, rather than leave it to the cron. Delivered, failed or unknown: nothing to do.
+    const row = await getMerchantEvent(deps.db, id);
+    if (row?.status === "pending" && row.next_attempt_at > now) return { result: "retry", delaySeconds: Math.ceil((row.next_attempt_at - now) / 1000) };
+    return { result: "skipped", reason: "not_due" };
+  }
 
   const body = merchantEventBody(event);
   const headers = await webhookHeaders(event.id, Math.floor(now / 1000), body, secrets);

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
-import { decryptReqInfo, decryptReqInfoBlocks, encryptReqInfo } from "../oracle";
+import { decryptReqInfo, decryptReqInfoBlocks, encryptReqInfo, parseXml, signedXml } from "../oracle";
 import { ORIGIN, admin, createOrder, login, payNotifyFields, postNotify, putProduct, signedNotifyXml, snapshot } from "./harness";
 import {
   ageRefund, completeAtWechat, deliverOwn, eventsOf, newOrder, orderRow, paidOrder, received, refundRow, requestRefund, spyWechat, xmlField,
@@ -124,6 +124,24 @@ describe("refund notifies are hints: WeChat's refundquery decides", () => {
     expect([retry.status, retry.text]).toEqual([200, ACK]);
     expect(await refundRow(r)).toMatchObject({ status: "SUCCESS" });
     expect(await orderRow(order.outTradeNo)).toMatchObject({ status: "REFUNDED", refunded_fee: 100 });
+  });
+
+  it("WeChat's own refundquery answer disagrees with our refund (another amount) → anomaly, ACK (a retry would only ask again)", async () => {
+    const order = await paidOrder(token, "safe-item");
+    const r = await refund(order.outTradeNo, 100);
+    const ids = await completeAtWechat(r, "SUCCESS");
+    spyWechat(async (request, path, forward) => {
+      if (path !== "/pay/refundquery") return undefined;
+      const real = await (await forward(request)).text();
+      const fields = parseXml(real);
+      const altered: Record<string, string> = { ...fields, refund_fee_0: "99" };
+      delete altered.sign;
+      return new Response(signedXml(altered, env.WECHAT_PAY_KEY));
+    });
+    const [delivery] = await deliverOwn(ids);
+    expect([delivery!.status, delivery!.reply]).toEqual([200, ACK]);
+    expect(await refundRow(r)).toMatchObject({ status: "PROCESSING" });
+    expect(await anomalyReasons(order.outTradeNo)).toEqual(["refund_mismatch"]);
   });
 
   it("a refund made on the merchant platform (never created here) → anomaly, ACK, nothing created", async () => {

@@ -138,6 +138,26 @@ describe("uploading a shipment", () => {
     expect(await merchantTypes(order.outTradeNo)).toEqual(["order.paid", "shipment.uploaded", "shipment.uploaded", "shipment.failed"]);
   });
 
+  it("10060023 (WeChat already has exactly this upload: a retry after a lost reply) → UPLOADED; 10060012 (busy) → PENDING", async () => {
+    const order = await paidOrder(token, "ship-item");
+    await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "business", errCode: "10060023" });
+    expect((await ship(order.outTradeNo, express())).status).toBe(201);
+    expect((await shipmentsOf(order.outTradeNo))[0]).toMatchObject({ status: "UPLOADED" });
+    const busy = await paidOrder(token, "ship-item");
+    await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "business", errCode: "10060012" });
+    const reply = await ship(busy.outTradeNo, express());
+    expect([reply.status, reply.body.shipment.status]).toEqual([202, "PENDING"]);
+  });
+
+  it("the Idempotency-Key 'auto' is reserved (the automatic shipment of virtual orders uses it); itemDesc is text", async () => {
+    const order = await paidOrder(token, "ship-item");
+    const reserved = await ship(order.outTradeNo, express(), "auto");
+    expect([reserved.status, reserved.body.error.message]).toEqual([400, expect.stringContaining("reserved")]);
+    const control = await ship(order.outTradeNo, { logisticsType: "virtual", items: [{ itemDesc: "tea\u0007" }] });
+    expect([control.status, control.body.error.message]).toEqual([400, expect.stringContaining("items[0].itemDesc")]);
+    expect(await shipmentsOf(order.outTradeNo)).toEqual([]);
+  });
+
   it("WeChat busy (-1) → 202 PENDING; the cron uploads it once it is due", async () => {
     const order = await paidOrder(token, "ship-item");
     await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "systemerror" });
@@ -151,8 +171,8 @@ describe("uploading a shipment", () => {
 });
 
 describe("the access token", () => {
-  it("is fetched once and cached in KV; an expired one is refreshed once with force_refresh, never logged", async () => {
-    await env.NOTIFY_KV.delete("wx:stable_access_token");
+  it("is fetched once and cached in KV; an expired one is fetched again once, never logged", async () => {
+    await env.NOTIFY_KV.delete(`wx:stable_access_token:${env.WECHAT_APPID}`);
     const tokenCalls = async () => (await sim("GET", "/received?path=/cgi-bin/stable_token")).body.requests.length;
     const logs: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => void logs.push(String(line)));
@@ -160,15 +180,17 @@ describe("the access token", () => {
     const [a, b] = await Promise.all([paidOrder(token, "ship-item"), paidOrder(token, "ship-item")]);
     await Promise.all([ship(a.outTradeNo, express()), ship(b.outTradeNo, express())]);
     expect(await tokenCalls()).toBe(start + 1);
-    const cached = await env.NOTIFY_KV.get<{ token: string }>("wx:stable_access_token", "json");
+    const cached = await env.NOTIFY_KV.get<{ token: string }>(`wx:stable_access_token:${env.WECHAT_APPID}`, "json");
     expect(cached?.token).toEqual(expect.any(String));
 
     await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "token_expired" });
     const c = await paidOrder(token, "ship-item");
     expect((await ship(c.outTradeNo, express())).status).toBe(201);
     const calls = (await sim("GET", "/received?path=/cgi-bin/stable_token")).body.requests.slice(start + 1);
-    expect(calls.map((r: { raw: string }) => JSON.parse(r.raw).force_refresh ?? false)).toEqual([true]);
-    const fresh = await env.NOTIFY_KV.get<{ token: string }>("wx:stable_access_token", "json");
+    // 42001: the token is fetched again in normal mode, which already gives a new one (WeChat renews an
+    // expired token), so no forced refresh (a daily quota) is spent.
+    expect(calls.map((r: { raw: string }) => JSON.parse(r.raw).force_refresh ?? false)).toEqual([false]);
+    const fresh = await env.NOTIFY_KV.get<{ token: string }>(`wx:stable_access_token:${env.WECHAT_APPID}`, "json");
     expect(fresh?.token).not.toBe(cached?.token);
     for (const t of [cached!.token, fresh!.token]) expect(logs.join("\n")).not.toContain(t);
   });
@@ -213,6 +235,14 @@ describe("message push", () => {
   const sha1 = async (text: string) =>
     [...new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
+  const plainModeEnv = { ...env, WECHAT_PUSH_AES_KEY: "" };
+  /** A push signed in plain mode (signature over Token, timestamp, nonce), posted with `vars`. */
+  async function plainPush(body: string, vars: Env = env) {
+    const [timestamp, nonce] = [String(Math.floor(Date.now() / 1000)), crypto.randomUUID().slice(0, 8)];
+    const signature = await sha1([env.WECHAT_PUSH_TOKEN!, timestamp, nonce].sort().join(""));
+    return app.request(`${ORIGIN}${PUSH}?signature=${signature}&timestamp=${timestamp}&nonce=${nonce}`, { method: "POST", body, headers: { "content-type": "application/json" } }, vars);
+  }
+
   async function shippedOrder() {
     const order = await paidOrder(token, "ship-item");
     expect((await ship(order.outTradeNo, express())).status).toBe(201);
@@ -245,8 +275,8 @@ describe("message push", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("XML in plain mode works too; the shipping-time push (no settlement_time) and the reminders settle nothing", async () => {
-    await sim("POST", "/push", { aesKey: null, format: "xml" });
+  it("XML (safe mode) works too; the shipping-time push (no settlement_time) and the reminders settle nothing", async () => {
+    await sim("POST", "/push", { format: "xml" });
     try {
       const order = await shippedOrder();
       const early = await sim("POST", "/shipping/notify-shipped", { transactionId: order.transactionId });
@@ -273,11 +303,27 @@ describe("message push", () => {
     expect(plainForged.status).toBe(401);
     expect(await snapshot()).toEqual(before);
     expect(await rows("SELECT COUNT(*) AS n FROM push_messages")).toEqual(pushes);
-    const [timestamp, nonce] = ["1764676800", "n0nce2"];
-    const signature = await sha1([env.WECHAT_PUSH_TOKEN!, timestamp, nonce].sort().join(""));
-    const unknown = await postNotify(`${PUSH}?signature=${signature}&timestamp=${timestamp}&nonce=${nonce}`, JSON.stringify({ MsgType: "event", Event: "user_enter_tempsession" }), { "content-type": "application/json" });
-    expect([unknown.status, unknown.text]).toEqual([200, "success"]);
+    // Correctly signed in plain mode, but the account is in safe mode (an EncodingAESKey is set): a
+    // plain push could only be a forgery made from a seen URL (its signature does not cover the body).
+    const plain = await plainPush(JSON.stringify({ Event: "trade_manage_order_settlement", transaction_id: "4200000000000000000000000000", settlement_time: 1 }));
+    expect(plain.status).toBe(401);
     expect(await rows("SELECT COUNT(*) AS n FROM push_messages")).toEqual(pushes);
+    const unknown = await plainPush(JSON.stringify({ MsgType: "event", Event: "user_enter_tempsession" }), plainModeEnv);
+    expect([unknown.status, await unknown.text()]).toEqual([200, "success"]);
+    expect(await rows("SELECT COUNT(*) AS n FROM push_messages")).toEqual(pushes);
+  });
+
+  it("plain mode (no EncodingAESKey configured): a settlement push signed over Token, timestamp, nonce settles the order", async () => {
+    const order = await shippedOrder();
+    const body = JSON.stringify({
+      ToUserName: "gh_test", FromUserName: "o-wechat", CreateTime: 1764676800, MsgType: "event", Event: "trade_manage_order_settlement",
+      transaction_id: order.transactionId, settlement_time: 1764676800,
+    });
+    const reply = await plainPush(body, plainModeEnv);
+    expect([reply.status, await reply.text()]).toEqual([200, "success"]);
+    expect((await api("GET", `/api/orders/${order.outTradeNo}`, { token })).body.order.settledAt).toBe("2025-12-02T12:00:00.000Z");
+    expect((await plainPush(body, plainModeEnv)).status).toBe(200); // a replay: recorded once, nothing more
+    expect(await merchantTypes(order.outTradeNo)).toEqual(["order.paid", "shipment.uploaded", "order.settled"]);
   });
 });
 
