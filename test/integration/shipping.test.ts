@@ -138,7 +138,7 @@ describe("uploading a shipment", () => {
     expect(await merchantTypes(order.outTradeNo)).toEqual(["order.paid", "shipment.uploaded", "shipment.uploaded", "shipment.failed"]);
   });
 
-  it("10060023 (WeChat already has exactly this upload: a retry after a lost reply) → UPLOADED; 10060012 (busy) → PENDING", async () => {
+  it("10060023 (WeChat already has exactly this upload: a retry after a lost reply) → UPLOADED; 10060012 (busy) and HTTP 500 → PENDING", async () => {
     const order = await paidOrder(token, "ship-item");
     await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "business", errCode: "10060023" });
     expect((await ship(order.outTradeNo, express())).status).toBe(201);
@@ -147,6 +147,10 @@ describe("uploading a shipment", () => {
     await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "business", errCode: "10060012" });
     const reply = await ship(busy.outTradeNo, express());
     expect([reply.status, reply.body.shipment.status]).toEqual([202, "PENDING"]);
+    const down = await paidOrder(token, "ship-item");
+    await sim("POST", "/faults", { path: "/wxa/sec/order/upload_shipping_info", fault: "http500" });
+    const unreachable = await ship(down.outTradeNo, express());
+    expect([unreachable.status, unreachable.body.shipment.status]).toEqual([202, "PENDING"]);
   });
 
   it("the Idempotency-Key 'auto' is reserved (the automatic shipment of virtual orders uses it); itemDesc is text", async () => {
