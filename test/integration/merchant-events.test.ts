@@ -125,6 +125,11 @@ describe("the outbox: an event exists if and only if its change committed", () =
     expect(payload.data.refund).toMatchObject({ outRefundNo: refund.outRefundNo, refundFee: 100, status: "SUCCESS" });
     expect(payload.data.order).toMatchObject({ status: "REFUNDED", refundedFee: 100 });
 
+    const closedRefund = await paidOrder(token, "evt-item");
+    const doomed = (await requestRefund(closedRefund.outTradeNo, 50)).body.refund;
+    await deliverOwn(await completeAtWechat(doomed.outRefundNo, "REFUNDCLOSE"));
+    expect((await merchantEvents(closedRefund.outTradeNo)).map((e) => e.type)).toEqual(["order.paid", "refund.closed"]);
+
     const { order: open } = await newOrder(token, "evt-item");
     expect((await api("POST", `/api/orders/${open.outTradeNo}/cancel`, { token })).status).toBe(200);
     expect((await merchantEvents(open.outTradeNo)).map((e) => e.type)).toEqual(["order.closed"]);
