@@ -3,8 +3,10 @@
  * `cgi-bin/stable_token`
  * (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html).
  * The token is cached in KV until 5 minutes before it expires and shared by concurrent callers of one
- * isolate (one fetch); when WeChat says it is invalid or expired (40001, 42001) it is refreshed once
- * with force_refresh and the call repeated. The token and the AppSecret are never logged or returned.
+ * isolate (one fetch); when WeChat says it is invalid or expired (40001, 42001) it is fetched again
+ * once (normal mode first, which returns WeChat's current token; force_refresh, a daily quota, only
+ * if that is the same stale token) and the call repeated. The token and the AppSecret are never
+ * logged or returned.
  */
 import { readBodyCapped, TransportError, withDeadline } from "../wechatpay/http";
 
