@@ -19,6 +19,8 @@ export interface MerchantEventRow {
   attempts: number;
   next_attempt_at: number;
   retry_from: number;
+  /** Attempts made before the current retry window (an admin's redelivery starts a new one). */
+  attempts_before_window: number;
   last_attempt_at: number | null;
   last_status: number | null;
   delivered_at: number | null;
@@ -153,10 +155,10 @@ export async function recordAttempt(db: D1Database, a: AttemptRecord): Promise<v
   ]);
 }
 
-/** An admin's redelivery: pending again, due now, with a fresh retry window. Returns the row, or null. */
+/** An admin's redelivery: pending again, due now, with a fresh retry window and backoff. Returns the row, or null. */
 export function markForRedelivery(db: D1Database, id: string, now: number): Promise<MerchantEventRow | null> {
   return db
-    .prepare("UPDATE merchant_events SET status = 'pending', next_attempt_at = ?2, retry_from = ?2 WHERE id = ?1 RETURNING *")
+    .prepare("UPDATE merchant_events SET status = 'pending', next_attempt_at = ?2, retry_from = ?2, attempts_before_window = attempts WHERE id = ?1 RETURNING *")
     .bind(id, now)
     .first<MerchantEventRow>();
 }

@@ -69,7 +69,7 @@ export async function deliverMerchantEvent(deps: DeliveryDeps, id: string, via: 
   if (errorClass === null) outcome = { result: "delivered", status: statusCode as number };
   else if (statusCode === 410) outcome = { result: "failed", reason: "gone" };
   else {
-    const delay = nextRetryDelaySeconds(event.attempts + 1, retryBaseSeconds, now, event.retry_from);
+    const delay = nextRetryDelaySeconds(event.attempts - event.attempts_before_window + 1, retryBaseSeconds, now, event.retry_from);
     outcome = delay === null ? { result: "failed", reason: "retry_window_over" } : { result: "retry", delaySeconds: delay };
   }
   await recordAttempt(deps.db, {

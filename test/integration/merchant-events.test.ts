@@ -263,6 +263,18 @@ describe("delivery", () => {
     expect(JSON.stringify(attempts)).not.toContain((env.MERCHANT_WEBHOOK_SECRET ?? "").slice(6));
   });
 
+  it("a redelivery after many failures starts a fresh backoff (30 s again, not 6 h)", async () => {
+    const { eventId } = await paidByNotify();
+    await env.DB.prepare("UPDATE merchant_events SET status = 'failed', attempts = 20 WHERE id = ?").bind(eventId).run();
+    vi.spyOn(env.EVENTS_QUEUE, "send").mockResolvedValue({} as QueueSendResponse);
+    expect((await admin("POST", `/webhooks/events/${eventId}/redeliver`)).status).toBe(202);
+    await receiver("POST", "/fail", { n: 1, status: 503 });
+    await consume([eventId]);
+    const row = await eventRow(eventId);
+    expect(row).toMatchObject({ status: "pending", attempts: 21 });
+    expect((row.next_attempt_at - row.last_attempt_at) / 1000).toBe(30);
+  });
+
   it("after 3 days of failures the event is failed", async () => {
     const { eventId } = await paidByNotify();
     await env.DB.prepare("UPDATE merchant_events SET retry_from = ?, attempts = 20 WHERE id = ?").bind(Date.now() - 3 * 86_400_000 + 60_000, eventId).run();
