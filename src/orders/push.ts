@@ -12,7 +12,8 @@
 import { logEvent } from "../log";
 import { openSafePush, PushCryptoError, verifyPushSignature } from "../miniprogram/push-crypto";
 import { insertEvent } from "../store/events";
-import { getOrderByTransactionId, recordPush, recordSettlement } from "../store/push-messages";
+import { getOrderByTransactionId } from "../store/orders";
+import { recordPush, recordSettlement } from "../store/push-messages";
 import { readXml, XmlError } from "../wechatpay/xml";
 import type { Deps } from "./deps";
 

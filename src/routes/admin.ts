@@ -14,7 +14,7 @@ import { listRefundsForOrder } from "../store/refunds";
 import { getShipmentsForOrders } from "../store/shipments";
 import { merchantEventSummaryJson } from "../webhooks/view";
 import { requireBearer } from "./bearer";
-import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, readJsonObject } from "./json";
+import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, outTradeNoParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 import { shippingAdminRoutes } from "./shipping";
 import { webhookAdminRoutes } from "./webhooks";
@@ -47,10 +47,6 @@ const VERDICTS: readonly Verdict[] = ["applied", "anomaly"];
 const REASON_MAX_CHARS = 80;
 /** ¥1,000,000 a unit: far above any mini-program shop's price, far below WeChat's total limit. */
 const MAX_PRICE_FEN = 100_000_000;
-const outTradeNoParam = (raw: string) => {
-  if (!/^[0-9A-Za-z_-]{1,32}$/.test(raw)) throw notFound("order not found");
-  return raw;
-};
 
 adminRoutes.get("/orders", async (c) => {
   const status = c.req.query("status") || null;

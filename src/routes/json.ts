@@ -1,6 +1,7 @@
 /** Strict JSON input for /api and /admin: content type checked, body parsed once, clear 400s naming the field. */
 import type { Context } from "hono";
-import { ApiError, badRequest } from "../errors";
+import { ApiError, badRequest, notFound } from "../errors";
+import { isValidOutTradeNo } from "../wechatpay/ids";
 
 /** Bodies above this are refused with 413 before parsing (see app.ts bodyLimit). */
 export const JSON_BODY_LIMIT = 16 * 1024;
@@ -53,6 +54,12 @@ export function wechatTextProblem(value: string): string | null {
 export function assertWechatText(field: string, value: string): void {
   const problem = wechatTextProblem(value);
   if (problem) throw badRequest(`${field} ${problem}`);
+}
+
+/** An `:outTradeNo` path parameter; anything that cannot be one of ours is simply not found. */
+export function outTradeNoParam(raw: string): string {
+  if (!isValidOutTradeNo(raw)) throw notFound("order not found");
+  return raw;
 }
 
 /** An optional `Idempotency-Key` header: 1 to 128 printable ASCII characters, else 400. */

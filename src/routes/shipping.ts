@@ -3,19 +3,18 @@
  * and WeChat's view of the account (is the shipping-information service managing its trades).
  */
 import { Hono } from "hono/tiny";
-import { ApiError, badRequest, notFound } from "../errors";
+import { ApiError, badRequest } from "../errors";
 import { callWithToken } from "../miniprogram/openapi";
 import { LOGISTICS_TYPES, type LogisticsType, type ShipmentInput, type ShipmentItem } from "../miniprogram/shipping";
 import { createShipment, openApi, shipmentReplyStatus } from "../orders/shipments";
 import { shipmentJson } from "../orders/view";
-import { idempotencyKeyHeader, readJsonObject } from "./json";
+import { idempotencyKeyHeader, outTradeNoParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 
 export const shippingAdminRoutes = new Hono<AppEnv>();
 
 shippingAdminRoutes.post("/orders/:outTradeNo/shipments", async (c) => {
-  const outTradeNo = c.req.param("outTradeNo");
-  if (!/^[0-9A-Za-z_-]{1,32}$/.test(outTradeNo)) throw notFound("order not found");
+  const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
   const input = parseShipment(await readJsonObject(c));
   const shipment = await createShipment(c.var.deps, outTradeNo, input, idempotencyKeyHeader(c.req.header("idempotency-key")));
   return c.json({ shipment: shipmentJson(shipment) }, shipmentReplyStatus(shipment));

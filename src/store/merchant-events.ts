@@ -2,7 +2,6 @@
  * D1 statements for the merchant-event outbox (`merchant_events`, written by the trigger of migration
  * 0003 in the same transaction as the change it reports) and its delivery attempts.
  */
-import { allInChunks } from "./in-chunks";
 
 export type MerchantEventStatus = "pending" | "delivered" | "failed";
 
@@ -161,9 +160,4 @@ export function markForRedelivery(db: D1Database, id: string, now: number): Prom
     .prepare("UPDATE merchant_events SET status = 'pending', next_attempt_at = ?2, retry_from = ?2, attempts_before_window = attempts WHERE id = ?1 RETURNING *")
     .bind(id, now)
     .first<MerchantEventRow>();
-}
-
-/** Events by id (any number), for tests and tools. */
-export function getMerchantEventsByIds(db: D1Database, ids: readonly string[]): Promise<MerchantEventRow[]> {
-  return allInChunks<MerchantEventRow>(db, ids, (list) => `SELECT * FROM merchant_events WHERE id IN (${list}) ORDER BY seq`);
 }

@@ -1,5 +1,5 @@
 /** D1 statements for `orders` and `order_items`. One function per statement (or per atomic batch). */
-import { allInChunks } from "./in-chunks";
+import { allInChunks, groupByOrder } from "./in-chunks";
 
 export type OrderStatus = "NOTPAY" | "PAID" | "CLOSED" | "PAYERROR" | "REFUNDED";
 
@@ -105,14 +105,12 @@ export function getOrderForUser(db: D1Database, userId: string, outTradeNo: stri
 
 /** Items of several orders at once, grouped by out_trade_no. */
 export async function getOrderItems(db: D1Database, outTradeNos: readonly string[]): Promise<Map<string, OrderItemRow[]>> {
-  const grouped = new Map<string, OrderItemRow[]>();
-  const rows = await allInChunks<OrderItemRow>(db, outTradeNos, (nos) => `SELECT * FROM order_items WHERE out_trade_no IN (${nos}) ORDER BY out_trade_no, line`);
-  for (const row of rows) {
-    const list = grouped.get(row.out_trade_no) ?? [];
-    list.push(row);
-    grouped.set(row.out_trade_no, list);
-  }
-  return grouped;
+  return groupByOrder(await allInChunks<OrderItemRow>(db, outTradeNos, (nos) => `SELECT * FROM order_items WHERE out_trade_no IN (${nos}) ORDER BY out_trade_no, line`));
+}
+
+/** The order a WeChat transaction paid, if any. */
+export function getOrderByTransactionId(db: D1Database, transactionId: string): Promise<OrderRow | null> {
+  return db.prepare("SELECT * FROM orders WHERE transaction_id = ?1").bind(transactionId).first<OrderRow>();
 }
 
 /** Keyset page position: the last row's (created_at, out_trade_no). */

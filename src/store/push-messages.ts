@@ -42,7 +42,3 @@ export async function recordSettlement(db: D1Database, push: PushRecord, order: 
   ]);
   return { fresh: insert?.meta.changes === 1, settled: update?.meta.changes === 1 };
 }
-
-export function getOrderByTransactionId(db: D1Database, transactionId: string): Promise<OrderRow | null> {
-  return db.prepare("SELECT * FROM orders WHERE transaction_id = ?1").bind(transactionId).first<OrderRow>();
-}

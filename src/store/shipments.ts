@@ -4,7 +4,7 @@
  * trigger writes shipment.uploaded / shipment.failed in the same transaction.
  */
 import type { LogisticsType, ShipmentItem } from "../miniprogram/shipping";
-import { allInChunks } from "./in-chunks";
+import { allInChunks, groupByOrder } from "./in-chunks";
 
 export type ShipmentStatus = "PENDING" | "UPLOADED" | "FAILED";
 
@@ -57,10 +57,7 @@ export function findShipmentByIdempotencyKey(db: D1Database, outTradeNo: string,
 
 /** Shipments of these orders, grouped by order, oldest first. */
 export async function getShipmentsForOrders(db: D1Database, outTradeNos: readonly string[]): Promise<Map<string, ShipmentRow[]>> {
-  const grouped = new Map<string, ShipmentRow[]>();
-  const rows = await allInChunks<ShipmentRow>(db, outTradeNos, (nos) => `SELECT * FROM shipments WHERE out_trade_no IN (${nos}) ORDER BY out_trade_no, created_at, id`);
-  for (const row of rows) grouped.set(row.out_trade_no, [...(grouped.get(row.out_trade_no) ?? []), row]);
-  return grouped;
+  return groupByOrder(await allInChunks<ShipmentRow>(db, outTradeNos, (nos) => `SELECT * FROM shipments WHERE out_trade_no IN (${nos}) ORDER BY out_trade_no, created_at, id`));
 }
 
 /** Claims a PENDING, due shipment for one upload attempt (not due again for `leaseMs`). */
