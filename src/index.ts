@@ -15,7 +15,7 @@ const FREE_PLAN_SUBREQUESTS = 50;
 /** The outbox's share of a cron run: the overdue re-send (one UPDATE) and the new-work send (one batch). */
 const OUTBOX_QUERIES = 2;
 import { consumeEventBatch } from "./webhooks/consumer";
-import { resendOverdueEvents, sendNewEvents } from "./webhooks/outbox";
+import { resendOverdueEvents, sendNewQueueWork } from "./webhooks/outbox";
 
 export default {
   fetch: app.fetch,
@@ -40,7 +40,7 @@ export default {
       const room = Math.floor((FREE_PLAN_D1_QUERIES - summary.d1Queries - OUTBOX_QUERIES) / SHIPMENT_RETRY_COST.d1);
       await retryDueShipments(deps, Math.max(0, Math.min(room, Math.floor((FREE_PLAN_SUBREQUESTS - summary.wechatCalls - 2) / SHIPMENT_RETRY_COST.wechat))));
     } finally {
-      await sendNewEvents(deps.db, env.EVENTS_QUEUE, deps.outbox, config.config.webhook.url !== null);
+      await sendNewQueueWork(deps.db, env.EVENTS_QUEUE, deps.outbox, config.config.webhook.url !== null);
     }
   },
 

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { loadConfig } from "../config";
 import { buildDeps } from "../orders/deps";
-import { sendNewEvents } from "../webhooks/outbox";
+import { sendNewQueueWork } from "../webhooks/outbox";
 import type { AppEnv } from "./types";
 
 /**
@@ -20,7 +20,7 @@ export function requireConfig(refuse: (c: Context<AppEnv>) => Response) {
     c.set("deps", deps);
     await next();
     // Merchant events this request created go to the Queue after the answer is decided.
-    if (deps.outbox.wrote) await afterResponse(c, () => sendNewEvents(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null));
+    if (deps.outbox.wrote) await afterResponse(c, () => sendNewQueueWork(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null));
   });
 }
 

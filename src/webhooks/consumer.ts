@@ -8,7 +8,7 @@ import { logEvent } from "../log";
 import type { Deps } from "../orders/deps";
 import { uploadShipment } from "../orders/shipments";
 import { deliverMerchantEvent } from "./deliver";
-import { sendNewEvents } from "./outbox";
+import { sendNewQueueWork } from "./outbox";
 
 /** When D1 itself fails, try the message again after this. */
 const STORAGE_RETRY_SECONDS = 30;
@@ -37,5 +37,5 @@ export async function consumeEventBatch(batch: MessageBatch<unknown>, deps: Deps
     }
   }
   // An automatic shipment's upload wrote its shipment.uploaded / shipment.failed: on its way now.
-  await sendNewEvents(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null);
+  await sendNewQueueWork(deps.db, deps.queue, deps.outbox, deps.config.webhook.url !== null);
 }

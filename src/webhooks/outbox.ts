@@ -12,7 +12,7 @@ import { takeNewQueueWork, takeOverdueIds } from "../store/merchant-events";
 /** Ids per Queue sendBatch (the Queue accepts up to 100 messages per batch). */
 const SEND_BATCH = 100;
 /** A pending event due longer ago than this was lost on its way: send it again. */
-export const RESEND_AFTER_MS = 60_000;
+const RESEND_AFTER_MS = 60_000;
 
 /** Whether a request or run wrote to `events` (then new merchant events may exist), and since when. */
 export interface OutboxTracker {
@@ -70,7 +70,7 @@ export function trackEventWrites<T extends D1Database>(db: T, tracker: OutboxTra
  * Sends the ids of the work created since `tracker.since` (merchant events when `withEvents`, and
  * automatic shipments), if anything was written. Never throws.
  */
-export async function sendNewEvents(db: D1Database, queue: Queue | undefined, tracker: OutboxTracker, withEvents: boolean): Promise<number> {
+export async function sendNewQueueWork(db: D1Database, queue: Queue | undefined, tracker: OutboxTracker, withEvents: boolean): Promise<number> {
   if (!tracker.wrote || !queue) return 0;
   try {
     const ids = await takeNewQueueWork(db, tracker.since, Date.now(), withEvents, SEND_BATCH);
