@@ -6,8 +6,11 @@
 /** UTF-8 encoder shared by the v3 modules (every signed message and AES input is UTF-8 bytes). */
 export const utf8 = new TextEncoder();
 
-/** Strict UTF-8 decoder: invalid bytes throw instead of turning into U+FFFD. */
-export const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * Strict UTF-8 decoder: invalid bytes throw instead of turning into U+FFFD. A leading BOM (bill
+ * files start with one) is dropped. Signatures are checked over the bytes, never over this text.
+ */
+export const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
