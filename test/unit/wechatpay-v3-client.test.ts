@@ -125,6 +125,9 @@ describe("requests: byte-exact against request-signing.computed.json", () => {
     expect(() => client.refund({ out_trade_no: "a".repeat(6), out_refund_no: "r".repeat(6), amount: { refund: 101, total: 100 } })).toThrow(TypeError);
     expect(() => client.queryByOutTradeNo("")).toThrow(TypeError);
     expect(() => client.applyTradeBill({ billDate: "20190611" })).toThrow(TypeError);
+    expect(() => client.tradeBill({ billDate: "2019-6-11" })).toThrow(TypeError);
+    expect(() => client.closeOrder("")).toThrow(TypeError);
+    expect(() => client.queryRefund("x".repeat(65))).toThrow(TypeError);
     expect(fetch).not.toHaveBeenCalled();
   });
 });
@@ -177,6 +180,13 @@ describe("replies", () => {
     const { client } = await clientWith(() => signedReply(200, '{"prepay_id":"wx2014"}', { serial }), { refreshTrust });
     expect(await client.prepayJsapi(prepayRequest)).toMatchObject({ ok: true, data: { prepay_id: "wx2014" } });
     expect(refreshTrust).toHaveBeenCalledExactlyOnceWith(serial);
+  });
+
+  it("a refresh that fails leaves the reply unverified, without throwing", async () => {
+    const refreshTrust = vi.fn(async () => { throw new Error("KV down"); });
+    const { client } = await clientWith(() => signedReply(200, '{"prepay_id":"wx2014"}', { serial: "5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC" }), { refreshTrust });
+    expect(await client.prepayJsapi(prepayRequest)).toMatchObject({ ok: false, kind: "unverified", reason: "unknown_serial" });
+    expect(refreshTrust).toHaveBeenCalledOnce();
   });
 
   it("an unknown public-key id is not refreshed (it cannot be fetched): unverified unknown_serial", async () => {

@@ -126,7 +126,11 @@ function checkFen(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer number of fen`);
 }
 
-/** WeChat Pay API v3 client for one merchant. */
+/**
+ * WeChat Pay API v3 client for one merchant. Arguments WeChat would refuse (empty ids, amounts that
+ * are not positive integers of fen, emoji, malformed dates) throw TypeError or RangeError at once,
+ * before anything is signed or sent; everything that comes back is a {@link V3Result}.
+ */
 export class WechatPayV3Client {
   readonly #o: WechatPayV3ClientOptions;
   readonly #base: URL;
@@ -179,11 +183,11 @@ export class WechatPayV3Client {
   }
 
   /** Close an unpaid order: 204, signed over an empty body. */
-  async closeOrder(outTradeNo: string): Promise<V3Result<null>> {
+  closeOrder(outTradeNo: string): Promise<V3Result<null>> {
     checkText("out_trade_no", outTradeNo, 32);
     const path = `v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}/close`;
-    const reply = await this.#verified("POST", path, JSON.stringify({ mchid: this.#o.mchid }));
-    return reply.ok ? { ok: true, data: null, requestId: reply.data.requestId } : reply;
+    return this.#verified("POST", path, JSON.stringify({ mchid: this.#o.mchid })).then((reply) =>
+      reply.ok ? { ok: true, data: null, requestId: reply.data.requestId } : reply);
   }
 
   /** Request a refund. A 200 means accepted; the result comes by notification or {@link queryRefund}. */
@@ -256,9 +260,8 @@ export class WechatPayV3Client {
   }
 
   /** Apply for and download a day's trade bill (the ticket's URL is short-lived, so both steps run together). */
-  async tradeBill(q: { billDate: string; billType?: "ALL" | "SUCCESS" | "REFUND"; gzip?: boolean }): Promise<V3Result<DownloadedBill>> {
-    const ticket = await this.applyTradeBill(q);
-    return ticket.ok ? this.downloadBill(ticket.data, { gzip: q.gzip }) : ticket;
+  tradeBill(q: { billDate: string; billType?: "ALL" | "SUCCESS" | "REFUND"; gzip?: boolean }): Promise<V3Result<DownloadedBill>> {
+    return this.applyTradeBill(q).then((ticket) => (ticket.ok ? this.downloadBill(ticket.data, { gzip: q.gzip }) : ticket));
   }
 
   /**
@@ -307,7 +310,8 @@ export class WechatPayV3Client {
     const now = this.#now();
     let verified = await verifySignature({ headers: reply.headers, body: reply.bytes, trust: await this.#o.trust(), now });
     if (!verified.ok && verified.reason === "unknown_serial" && verified.serial !== undefined && !isPublicKeyId(verified.serial) && this.#o.refreshTrust) {
-      const refreshed = await this.#o.refreshTrust(verified.serial);
+      // A failed refresh leaves the reply unverified (unknown_serial), like a refresh that found nothing.
+      const refreshed = await this.#o.refreshTrust(verified.serial).catch(() => null);
       if (refreshed) verified = await verifySignature({ headers: reply.headers, body: reply.bytes, trust: refreshed, now });
     }
     if (!verified.ok) {
