@@ -109,6 +109,10 @@ async function addFaultRoute(s: SimState, c: Context): Promise<Response> {
   const fault: Fault = { fault: b.fault as FaultKind, remaining: times };
   if (typeof b.errCode === "string") fault.errCode = b.errCode;
   if (typeof b.errCodeDes === "string") fault.errCodeDes = b.errCodeDes;
+  if (b.status !== undefined) {
+    if (typeof b.status !== "number" || !Number.isInteger(b.status) || b.status < 400 || b.status > 599) throw badRequest("status must be an HTTP error status (400..599)");
+    fault.status = b.status;
+  }
   return jsonResponse({ path: b.path, faults: addFault(s, b.path, fault) });
 }
 
