@@ -3,6 +3,7 @@
 // (public-key mode), platform certificates (certificate mode), or both during a migration
 // (https://pay.weixin.qq.com/doc/v3/merchant/4012154180). The mode, and which key signs callbacks while
 // migrating, change through the control API (sim/v3/control.ts) until a reset.
+import { createPublicKey } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { certificateInfo, isKeyPair, privateKeyFromPem, publicKeyFromPem } from "./crypto.ts";
 import type { CertificateInfo } from "./crypto.ts";
@@ -111,6 +112,11 @@ export class V3State {
     this.callbackSigner = options.callbackSigner ?? "alternate";
     const refusal = this.refusal(this.mode);
     if (refusal) throw new Error(refusal);
+  }
+
+  /** The WeChat Pay public key (SPKI PEM) a merchant configures in public-key mode, or null. */
+  publicKeyPem(): string | null {
+    return this.publicKey ? (createPublicKey(this.publicKey.privateKey).export({ type: "spki", format: "pem" }) as string) : null;
   }
 
   /** Why `mode` cannot be used with the configured keys (null when it can). */
