@@ -58,6 +58,8 @@ function orderView(s: SimState, order: Order) {
     prepayExpiresAt: prepayExpiresAt(s, order.prepayIssuedAt),
     timeStart: order.timeStart || null,
     timeExpire: order.timeExpire || null,
+    /** the deadline in force (epoch ms): v3 moves time_expire into [+1 min, +90 days] and defaults it to 7 days */
+    timeExpireAt: order.timeExpireMs,
     createdAt: order.createdAt,
     transactionId: order.transactionId,
     timeEnd: order.timeEnd,

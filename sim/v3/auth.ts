@@ -50,7 +50,7 @@ export function checkAuthorization(v3: V3State, mchId: string, r: SignedRequest,
   if (parsed.scheme !== SCHEME) return unauthorized("Http头Authorization认证类型不正确");
   const p = parsed.params as Record<(typeof REQUIRED)[number], string>;
   if (p.mchid !== mchId) return unauthorized("商户未申请过证书。");
-  if (!/^\d{1,12}$/.test(p.timestamp)) return unauthorized("Http头Authorization值格式错误");
+  if (!/^\d{1,16}$/.test(p.timestamp)) return unauthorized("Http头Authorization值格式错误"); // milliseconds fail the 5 minutes
   if (Math.abs(nowMs / 1000 - Number(p.timestamp)) > MAX_SKEW_SECONDS) return unauthorized("Http头Authorization中的timestamp与发起请求的时间不得超过5分钟");
   if (p.serial_no.toUpperCase() !== v3.merchantSerial) return unauthorized("商户证书序列号有误。");
   const head = `${r.method}\n${r.canonicalUrl}\n${p.timestamp}\n${p.nonce_str}\n`;
