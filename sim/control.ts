@@ -155,10 +155,10 @@ const ROUTES: ControlRoute[] = [
   {
     method: "GET",
     path: "/__sim/received",
-    description: "the requests received (?path= filters), newest last",
+    description: "the requests received (?path= filters: a path, or an API v3 route template), newest last",
     handle: (s, c) => {
       const p = new URL(c.req.url).searchParams.get("path");
-      return jsonResponse({ requests: p ? s.received.filter((r) => r.path === p) : s.received });
+      return jsonResponse({ requests: p ? s.received.filter((r) => r.path === p || r.route === p) : s.received });
     },
   },
   { method: "GET", path: "/__sim/orders", description: "every order with its refunds", handle: (s) => jsonResponse({ orders: [...s.orders.values()].map((o) => orderView(s, o)) }) },

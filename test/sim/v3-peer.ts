@@ -7,7 +7,7 @@ import type { Simulator, SimulatorOptions } from "../../sim/core.ts";
 import { APPID, KEY, MCH } from "./peer.ts";
 import { MERCHANT_KEY, PUBLIC_KEY_ID, V3Client, publicKey, v3PaySign } from "./v3-client.ts";
 
-export { APPID, MCH };
+export { APPID, MCH, KEY as KEY_V2 };
 /** The default platform certificate's serial (wechatpay-go's test certificate). */
 export const CERT_SERIAL = "D7CE59D1F522D701";
 /** Every key a migrating merchant trusts, by Wechatpay-Serial. */
