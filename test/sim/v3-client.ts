@@ -107,13 +107,14 @@ export class V3Client {
     const headers: Record<string, string> = { Accept: "application/json", "User-Agent": "v3-client-test/1.0", Authorization: auth, ...(text ? { "Content-Type": "application/json" } : {}), ...this.o.headers, ...extra.headers };
     if (this.o.wechatpaySerial) headers["Wechatpay-Serial"] = this.o.wechatpaySerial;
     const res = await this.fetcher(new Request((this.o.base ?? "https://api.mch.weixin.qq.com") + pathAndQuery, { method, headers, body: text === "" ? undefined : text }));
-    const raw = await res.text();
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const raw = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes); // keeps a bill's BOM: hashes cover it
     let json: Record<string, unknown> | null = null;
     try {
       json = raw ? JSON.parse(raw) : null;
     } catch {
       json = null;
     }
-    return { status: res.status, headers: res.headers, raw, json: json as Record<string, any> | null };
+    return { status: res.status, headers: res.headers, raw, bytes, json: json as Record<string, any> | null };
   }
 }
