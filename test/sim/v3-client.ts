@@ -93,11 +93,24 @@ export function v3PaySign(appId: string, timeStamp: string, nonceStr: string, pk
 }
 
 /** A merchant of the simulator: signs and sends v3 calls to `fetch` (a Simulator's, or HTTP). */
+export interface V3ClientOptions {
+  mchid: string;
+  base?: string;
+  serial?: string;
+  key?: KeyObject;
+  /** sent as Wechatpay-Serial on every call (the WeChat Pay key the merchant can verify) */
+  wechatpaySerial?: string;
+  clock?: () => number;
+  headers?: Record<string, string>;
+}
+
 export class V3Client {
-  constructor(
-    private readonly fetcher: (r: Request) => Promise<Response>,
-    readonly o: { mchid: string; base?: string; serial?: string; key?: KeyObject; wechatpaySerial?: string; clock?: () => number; headers?: Record<string, string> },
-  ) {}
+  private readonly fetcher: (r: Request) => Promise<Response>;
+  readonly o: V3ClientOptions;
+  constructor(fetcher: (r: Request) => Promise<Response>, o: V3ClientOptions) {
+    this.fetcher = fetcher;
+    this.o = o;
+  }
 
   /** Sends a signed call; `body` is sent exactly as given (an object is serialized once, compactly). */
   async call(method: string, pathAndQuery: string, body?: unknown, extra: { authorization?: string; headers?: Record<string, string> } = {}) {

@@ -4,7 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSimulator } from "../../sim/core.ts";
-import { startSimServer } from "../../sim/server.ts";
+import { simOptionsFromEnv, startSimServer } from "../../sim/server.ts";
 import { APIV3_KEY, MERCHANT_KEY, PUBLIC_KEY_ID, V3Client, gcmDecrypt, keyFile, openCallback, v3PaySign, verifySigned } from "./v3-client.ts";
 import { APPID, CERT_SERIAL, KEY_V2, MCH, TRUST, makeV3, paidV3, placeV3, prepayBody } from "./v3-peer.ts";
 import type { V3Harness } from "./v3-peer.ts";
@@ -176,6 +176,19 @@ describe("response faults on the v3 routes", () => {
 });
 
 describe("over real HTTP (npm run sim)", () => {
+  it("simOptionsFromEnv: v3 options only when set (SIM_V3_MODE, WECHAT_APIV3_KEY, WECHAT_MCH_SERIAL + WECHAT_MCH_PRIVATE_KEY)", async () => {
+    expect(simOptionsFromEnv({}).v3).toBeUndefined();
+    const o = simOptionsFromEnv({ SIM_V3_MODE: "migrating", WECHAT_APIV3_KEY: APIV3_KEY, WECHAT_MCH_SERIAL: "5F1C72E2A8931B72A2E13AF8DEE92471EB397115", WECHAT_MCH_PRIVATE_KEY: keyFile("java-sdk.merchant_private_key.pem") });
+    expect(o.v3).toMatchObject({ mode: "migrating", apiV3Key: APIV3_KEY, merchantSerialNo: "5F1C72E2A8931B72A2E13AF8DEE92471EB397115" });
+    const sim = createSimulator({ ...(o as Parameters<typeof createSimulator>[0]), delivery: "outbox" });
+    cleanups.push(() => sim.close());
+    const client = new V3Client((r) => sim.fetch(r), { mchid: "10000100" });
+    const r = await client.call("GET", "/v3/certificates");
+    expect([r.status, r.headers.get("Wechatpay-Serial")]).toEqual([200, CERT_SERIAL]);
+    expect(() => simOptionsFromEnv({ SIM_V3_MODE: "both" })).toThrow(/SIM_V3_MODE/);
+    expect(() => simOptionsFromEnv({ WECHAT_MCH_SERIAL: "X" })).toThrow(/go together/);
+  });
+
   it("the server answers v3 calls and POSTs signed callbacks to the merchant, who acknowledges with 204", async () => {
     const received: { headers: Record<string, string>; body: string }[] = [];
     const merchant = createServer((req, res) => {
