@@ -8,6 +8,7 @@ import { readNotifyMode } from "../payment.ts";
 import { ControlError, jsonResponse } from "../replies.ts";
 import type { Order, Refund, SimState } from "../state.ts";
 import { beijingDate, beijingRfc3339 } from "../time.ts";
+import { newOrder } from "../trades.ts";
 import { CALLBACK_SPOILS, enqueueRefundCallback, enqueueTransactionCallback } from "./callbacks.ts";
 import type { CallbackOptions, CallbackSpoil } from "./callbacks.ts";
 import { paidTransactionJson } from "./resources.ts";
@@ -67,14 +68,15 @@ function readSpoil(body: Record<string, unknown>): Omit<CallbackOptions, "mode" 
   return o;
 }
 
-/** A stand-in order for a callback sent to a bare URL (a probe with no order behind it). */
+/** A stand-in order for a callback sent to a bare URL (a probe with no order behind it); not stored. */
 function strayOrder(s: SimState, url: string): Order {
-  const t = s.now();
-  return {
-    api: "v3", appId: s.options.appId, mchId: s.options.mchId, outTradeNo: "SIMPROBE" + randomDigits(12), paramsKey: "", signType: "RSA", totalFee: 1, body: "probe", attach: "",
-    deviceInfo: "", openid: s.openidFor("probe"), tradeType: "JSAPI", notifyUrl: url, timeStart: "", timeExpire: "", timeExpireMs: null, createdAt: t, prepayId: "",
-    prepayIssuedAt: 0, state: "NOTPAY", transactionId: null, timeEnd: null, paidAt: null, closedAt: null, bankType: "OTHERS", refunds: [],
-  };
+  return newOrder(
+    {
+      api: "v3", appId: s.options.appId, mchId: s.options.mchId, outTradeNo: "SIMPROBE" + randomDigits(12), paramsKey: "", signType: "RSA", totalFee: 1, body: "probe",
+      attach: "", deviceInfo: "", openid: s.openidFor("probe"), tradeType: "JSAPI", notifyUrl: url, timeStart: "", timeExpire: "", timeExpireMs: null,
+    },
+    s.now(),
+  );
 }
 
 const forgedTransactionId = (s: SimState) => "42000" + randomDigits(5) + beijingDate(s.now()) + randomDigits(10);
