@@ -79,6 +79,8 @@ function strayOrder(s: SimState, url: string): Order {
   );
 }
 
+const notV3 = (what: string) => new ControlError(409, "NOT_V3", `${what} went through API v2: its notifications are v2 XML`);
+
 const forgedTransactionId = (s: SimState) => "42000" + randomDigits(5) + beijingDate(s.now()) + randomDigits(10);
 
 /**
@@ -96,6 +98,7 @@ async function notifyRoute(s: SimState, body: Record<string, unknown>): Promise<
   if (typeof body.outRefundNo === "string") {
     const r = s.refundsByNo.get(body.outRefundNo);
     if (!r) throw new ControlError(404, "UNKNOWN_REFUND", `unknown outRefundNo ${JSON.stringify(body.outRefundNo)}`);
+    if (r.api !== "v3") throw notV3(`refund ${r.outRefundNo}`);
     if (r.status === "PROCESSING" && !forging) throw new ControlError(409, "REFUND_PROCESSING", `refund ${r.outRefundNo} is still PROCESSING: complete it first (POST /__sim/refunds/complete)`);
     const target: Refund = { ...r, notifyUrl: (url as string | undefined) ?? r.notifyUrl, ...(r.status === "PROCESSING" ? { status: "SUCCESS" as const, successAt: s.now() } : {}) };
     if (!target.notifyUrl) throw new ControlError(409, "NO_NOTIFY_URL", `refund ${r.outRefundNo} has no notify_url: give "url"`);
@@ -106,6 +109,7 @@ async function notifyRoute(s: SimState, body: Record<string, unknown>): Promise<
   if (typeof body.outTradeNo === "string") {
     const found = s.orders.get(body.outTradeNo);
     if (!found) throw new ControlError(404, "UNKNOWN_ORDER", `unknown outTradeNo ${JSON.stringify(body.outTradeNo)}`);
+    if (found.api !== "v3") throw notV3(`order ${found.outTradeNo}`);
     order = { ...found, notifyUrl: (url as string | undefined) ?? found.notifyUrl };
   } else if (typeof url === "string") order = strayOrder(s, url);
   else throw badRequest("give outTradeNo, outRefundNo or url");
