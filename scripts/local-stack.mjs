@@ -2,6 +2,7 @@
 // the WeChat simulator (sim/, over HTTP, delivering notifications itself) plus the Worker under
 // `wrangler dev` with local D1/KV, migrated, pointed at the simulator; on request also the merchant's
 // webhook receiver (examples/merchant-webhook), with the Worker's merchant events pointed at it.
+// The merchant console (static assets under /console/) is built first, so wrangler dev serves it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -9,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startReceiver } from "../examples/merchant-webhook/server.mjs";
+import { buildConsole } from "./build.mjs";
 import { LOCAL_DEFAULTS, startSimServer } from "../sim/server.ts";
 import { readVars, toEnvFile } from "./dev-vars.mjs";
 import { atExit, shuttingDown, spawnGroup, stopGroup } from "./process-cleanup.mjs";
@@ -154,6 +156,8 @@ export async function startStack({
 }) {
   if (await portInUse(workerPort)) throw new Error(`port ${workerPort} on 127.0.0.1 is already in use`);
   if (receiver && !vars.MERCHANT_WEBHOOK_SECRET) throw new Error("the merchant receiver needs MERCHANT_WEBHOOK_SECRET in vars (see .dev.vars.example)");
+  progress("Building the merchant console (dist/assets)…");
+  await buildConsole();
   progress(`Applying the D1 migrations (local, ${persistTo})…`);
   migrateLocal(persistTo);
   const sim = await startSimServer({
