@@ -13,6 +13,7 @@ import { listMerchantEventsForOrder } from "../store/merchant-events";
 import { listRefundsForOrder } from "../store/refunds";
 import { getShipmentsForOrders } from "../store/shipments";
 import { merchantEventSummaryJson } from "../webhooks/view";
+import { adminProductRoutes } from "./admin-products";
 import { requireBearer } from "./bearer";
 import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, outTradeNoParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
@@ -124,3 +125,4 @@ adminRoutes.get("/reconciliation/:date", async (c) => {
 
 adminRoutes.route("/webhooks", webhookAdminRoutes);
 adminRoutes.route("/", shippingAdminRoutes);
+adminRoutes.route("/", adminProductRoutes);
