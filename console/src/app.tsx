@@ -7,9 +7,14 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { createApi, Unreachable } from "./api";
 import { AppContext, type AppContextValue } from "./context";
 import { HTML_LANG, isLang, preferredLang, translator, type Lang, type MessageKey, type Translate } from "./i18n";
+import { AnomaliesPage } from "./pages/anomalies";
+import { HealthPage } from "./pages/health";
 import { OrderPage } from "./pages/order";
 import { OrdersPage } from "./pages/orders";
+import { ProductsPage } from "./pages/products";
+import { ReconciliationPage } from "./pages/reconciliation";
 import { SignIn } from "./pages/sign-in";
+import { WebhookPage, WebhooksPage } from "./pages/webhooks";
 import { href, useRoute, type Route } from "./router";
 import { whoAmI } from "./session";
 import { clearToken, readLang, readToken, saveLang, saveToken } from "./storage";
@@ -22,6 +27,11 @@ const ACCESS_LOGOUT = "/cdn-cgi/access/logout";
 
 const NAV: { page: Route["page"]; label: MessageKey; also?: Route["page"] }[] = [
   { page: "orders", label: "nav.orders", also: "order" },
+  { page: "anomalies", label: "nav.anomalies" },
+  { page: "reconciliation", label: "nav.reconciliation" },
+  { page: "webhooks", label: "nav.webhooks", also: "webhook" },
+  { page: "products", label: "nav.products" },
+  { page: "health", label: "nav.health" },
 ];
 
 function initialLang(): Lang {
@@ -187,9 +197,21 @@ function SignedIn({ t, session, banner, langSwitch, onSignOut }: { t: Translate;
 
 function Page({ route }: { route: Route }) {
   switch (route.page) {
+    case "orders":
+      return <OrdersPage />;
     case "order":
       return <OrderPage key={route.outTradeNo} outTradeNo={route.outTradeNo} />;
-    default:
-      return <OrdersPage />;
+    case "anomalies":
+      return <AnomaliesPage />;
+    case "reconciliation":
+      return <ReconciliationPage />;
+    case "webhooks":
+      return <WebhooksPage />;
+    case "webhook":
+      return <WebhookPage key={route.id} id={route.id} />;
+    case "products":
+      return <ProductsPage />;
+    case "health":
+      return <HealthPage />;
   }
 }
