@@ -65,7 +65,7 @@ const wranglerBin = (() => {
   return join(dirname(require.resolve("wrangler/package.json")), pkg.bin.wrangler);
 })();
 const wranglerEnv = () => ({ ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" });
-const wrangler = (args) => spawnSync(process.execPath, [wranglerBin, ...args], { encoding: "utf8", env: wranglerEnv() });
+const wrangler = (args, env = {}) => spawnSync(process.execPath, [wranglerBin, ...args], { encoding: "utf8", env: { ...wranglerEnv(), ...env } });
 
 /** Applies migrations/ to the local D1 in `persistTo`. */
 export function migrateLocal(persistTo) {
@@ -81,7 +81,8 @@ export function executeLocal(persistTo, file) {
 
 /** Runs one SQL statement against the local D1 in `persistTo`; returns its result rows. */
 export function queryLocal(persistTo, sql) {
-  const r = wrangler(["d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql]);
+  // --json prints through wrangler's logger: a quieter WRANGLER_LOG (vitest.config.ts sets "error") would swallow it.
+  const r = wrangler(["d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql], { WRANGLER_LOG: "log" });
   if (r.status !== 0) throw new Error(`d1 query failed:\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(r.stdout)[0].results;
 }

@@ -55,6 +55,7 @@ export const en: Messages = {
   "orders.empty": "No orders match.",
 
   "order.title": "Order",
+  "order.refresh": "Refresh",
   "order.back": "← Back to orders",
   "order.outTradeNo": "Order number",
   "order.status": "Status",

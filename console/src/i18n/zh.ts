@@ -53,6 +53,7 @@ export const zh = {
   "orders.empty": "没有符合条件的订单。",
 
   "order.title": "订单",
+  "order.refresh": "刷新",
   "order.back": "← 返回订单列表",
   "order.outTradeNo": "商户订单号",
   "order.status": "状态",

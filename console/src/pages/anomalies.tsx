@@ -38,8 +38,8 @@ export function AnomaliesPage() {
               {list.data.events.length === 0 ? <EmptyRow columns={6} text={t("anomalies.empty")} /> : null}
               {list.data.events.map((event) => (
                 <tr key={event.id}>
-                  <td>{formatTime(event.createdAt)}</td>
-                  <td class="mono">{event.kind}</td>
+                  <td class="nowrap">{formatTime(event.createdAt)}</td>
+                  <td class="mono nowrap">{event.kind}</td>
                   <td class="mono">{event.outTradeNo ? <a href={href({ page: "order", outTradeNo: event.outTradeNo })}>{event.outTradeNo}</a> : "–"}</td>
                   <td class="mono">{event.transactionId ?? "–"}</td>
                   <td class="mono">{event.outRefundNo ?? "–"}</td>

@@ -39,6 +39,13 @@ export function OrderPage({ outTradeNo }: { outTradeNo: string }) {
       ) : (
         <ProblemNote problem={view.problem} />
       )}
+      {data ? (
+        <p>
+          <button type="button" onClick={view.reload} disabled={view.loading}>
+            {view.loading ? t("common.loading") : t("order.refresh")}
+          </button>
+        </p>
+      ) : null}
       {view.loading && !data ? <Loading /> : null}
       {data ? <OrderBody view={data} busy={view.loading} reload={view.reload} /> : null}
     </>
@@ -146,7 +153,7 @@ function OrderBody({ view, busy, reload }: { view: OrderView; busy: boolean; rel
               <th scope="col">{t("event.time")}</th>
               <th scope="col">{t("event.kind")}</th>
               <th scope="col">{t("event.verdict")}</th>
-              <th scope="col">{t("event.actor")}</th>
+              <th scope="col" class="nowrap">{t("event.actor")}</th>
               <th scope="col">{t("event.detail")}</th>
             </tr>
           </thead>
@@ -156,8 +163,8 @@ function OrderBody({ view, busy, reload }: { view: OrderView; busy: boolean; rel
               .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id)
               .map((event) => (
                 <tr key={event.id}>
-                  <td>{formatTime(event.createdAt)}</td>
-                  <td class="mono">{event.kind}</td>
+                  <td class="nowrap">{formatTime(event.createdAt)}</td>
+                  <td class="mono nowrap">{event.kind}</td>
                   <td>
                     <StatusBadge value={event.verdict} />
                   </td>
