@@ -3,6 +3,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { buildConsole } from "./scripts/build.mjs";
 import { createSimulator } from "./sim/core.ts";
+import { ACCESS_TEST_SUFFIX, createAccessTeam } from "./test/access-team.ts";
 import { createTestReceiver, MERCHANT_HOST, TEST_WEBHOOK_SECRET } from "./test/merchant-receiver.ts";
 
 /** Every var and secret the workerd tests rely on, pinned (a local .dev.vars must not leak in). */
@@ -27,6 +28,11 @@ const TEST_VARS = {
   WEBHOOK_RETRY_BASE_SECONDS: "30",
   WECHAT_PUSH_TOKEN: "TestPushToken2026",
   WECHAT_PUSH_AES_KEY: "dGVzdC1wdXNoLWVuY29kaW5nLWFlcy1rZXktMDEyMzQ",
+  // Cloudflare Access in front of /admin, with the local stand-in team (test/access-team.ts); written
+  // without https:// and with a trailing slash, as an operator might: the Worker normalises it. The
+  // ADMIN_TOKEN bearer keeps working alongside.
+  ACCESS_TEAM_DOMAIN: `team${ACCESS_TEST_SUFFIX}/`,
+  ACCESS_AUD: "5e1f0c8a3b7d4e2f9a6c1b0d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f",
 };
 
 // Each time the plugin reads wrangler.jsonc (once per test file), wrangler looks for the required
@@ -56,8 +62,18 @@ const toSimulator = (request: Request) => simulator.fetch(request);
 
 /** The merchant's endpoint (examples/merchant-webhook, verifying with standardwebhooks) and its test control. */
 const merchant = createTestReceiver();
-/** The Worker's outbound network: the merchant's host goes to the receiver, everything else to the simulator. */
-const outbound = (request: Request) => (new URL(request.url).host === MERCHANT_HOST ? merchant.fetch(request) : toSimulator(request));
+/** Cloudflare Access's certs endpoints for the test teams, and their control (test keys, fetch counts). */
+const accessTeam = createAccessTeam();
+/**
+ * The Worker's outbound network: the merchant's host goes to the receiver, the Access test teams'
+ * hosts to their certs endpoint, everything else to the simulator.
+ */
+const outbound = (request: Request) => {
+  const host = new URL(request.url).host;
+  if (host === MERCHANT_HOST) return merchant.fetch(request);
+  if (host.endsWith(ACCESS_TEST_SUFFIX)) return accessTeam.fetch(request);
+  return toSimulator(request);
+};
 
 /**
  * Two projects: "workers" runs inside workerd with real local D1 and KV (unit, integration);
@@ -81,7 +97,11 @@ export default defineConfig(async () => {
                 // SELF.scheduled() needs this test-only flag.
                 compatibilityFlags: ["service_binding_extra_handlers"],
                 bindings: { ...TEST_VARS, TEST_MIGRATIONS: migrations },
-                serviceBindings: { SIM: toSimulator, RECEIVER: (request: Request) => merchant.control(request) },
+                serviceBindings: {
+                  SIM: toSimulator,
+                  RECEIVER: (request: Request) => merchant.control(request),
+                  ACCESS_TEAM: (request: Request) => accessTeam.control(request),
+                },
                 // The producer writes to a Queue without a consumer: each test runs the consumer itself
                 // (createMessageBatch), so no delivery happens behind its back.
                 queueProducers: { EVENTS_QUEUE: { queueName: "merchant-events-tests" } },

@@ -12,8 +12,10 @@ import { gzipSync } from "node:zlib";
 import { ASSETS_DIR, buildConsole } from "./build.mjs";
 
 // 64 KiB until merchant events (outbox delivery, Standard Webhooks signing, admin routes: +2.8 KiB)
-// pushed the measured upload to 65.3 KiB; raised to 72 KiB with that breakdown in the README.
-const BUDGET_BYTES = 72 * 1024;
+// pushed the measured upload to 65.3 KiB; raised to 72 KiB with that breakdown in the README. Raised
+// to 74 KiB when admin sign-in through Cloudflare Access and the admin audit trail took it from 71.46
+// to 73.45 KiB (+1.99 KiB, all our own code: hono's JWT verify was already in the bundle).
+const BUDGET_BYTES = 74 * 1024;
 /** The console's app.js + app.css, gzipped: a merchant's first load on a slow connection. */
 const CONSOLE_BUDGET_BYTES = 40 * 1024;
 const kib = (n) => (n / 1024).toFixed(2) + " KiB";

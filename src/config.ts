@@ -30,6 +30,19 @@ export interface Config {
   webhook: WebhookConfig;
   /** Mini-program message push: its Token (null: not configured) and EncodingAESKey (null: plain mode only). */
   push: { token: string | null; aesKey: string | null };
+  /** Cloudflare Access in front of /admin (null: only the ADMIN_TOKEN bearer is accepted). */
+  access: AccessConfig | null;
+}
+
+/** ACCESS_TEAM_DOMAIN and ACCESS_AUD, both set: /admin also accepts a Cloudflare Access token. */
+export interface AccessConfig {
+  /**
+   * The team domain as an origin, e.g. `https://shop.cloudflareaccess.com`: the tokens' `iss`, and
+   * where the team's signing keys are (`/cdn-cgi/access/certs`).
+   */
+  teamDomain: string;
+  /** The Access application's Audience (AUD) tag: a token must name it in `aud`. */
+  aud: string;
 }
 
 export interface WebhookConfig {
@@ -136,13 +149,15 @@ function buildConfig(env: Env): ConfigResult {
   if (pushAesKey !== null && !/^[A-Za-z0-9+/]{43}$/.test(pushAesKey)) problems.push("WECHAT_PUSH_AES_KEY must be the 43-character EncodingAESKey");
   if (pushAesKey !== null && pushToken === null) problems.push("WECHAT_PUSH_AES_KEY needs WECHAT_PUSH_TOKEN");
 
+  const access = accessConfig(env, isWechatProduction, problems);
+
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
     config: {
       appId, mchId, appSecret, payKey, previousPayKeys, signType, notifyUrl, refundNotifyUrl,
       apiBase, payBase, sessionSecret, adminToken, orderTtlMinutes, reconcileDelaySeconds, isWechatProduction, webhook,
-      push: { token: pushToken, aesKey: pushAesKey },
+      push: { token: pushToken, aesKey: pushAesKey }, access,
     },
   };
 }
@@ -174,6 +189,35 @@ function webhookConfig(env: Env, production: boolean, problems: string[]): Webho
   if (url && url.protocol !== "https:" && (production || url.protocol !== "http:")) problems.push("MERCHANT_WEBHOOK_URL must use https");
   if (!env.MERCHANT_WEBHOOK_SECRET) problems.push("MERCHANT_WEBHOOK_SECRET is required with MERCHANT_WEBHOOK_URL");
   return { url: url ? raw : null, secrets, retryBaseSeconds };
+}
+
+/**
+ * ACCESS_TEAM_DOMAIN (`<team>.cloudflareaccess.com`, with or without `https://` and a trailing slash)
+ * and ACCESS_AUD: both or neither. Against WeChat's production host the domain must be an https
+ * `*.cloudflareaccess.com` origin (tests and local runs may point it at a local stand-in).
+ */
+function accessConfig(env: Env, production: boolean, problems: string[]): AccessConfig | null {
+  const domain = env.ACCESS_TEAM_DOMAIN || "";
+  const aud = env.ACCESS_AUD || "";
+  if (domain === "" && aud === "") return null;
+  if (aud === "") problems.push("ACCESS_TEAM_DOMAIN needs ACCESS_AUD");
+  if (domain === "") problems.push("ACCESS_AUD needs ACCESS_TEAM_DOMAIN");
+  if (domain === "" || aud === "") return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(domain) ? domain : `https://${domain}`);
+  } catch {
+    url = null;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    problems.push("ACCESS_TEAM_DOMAIN must be a team domain such as https://<team>.cloudflareaccess.com");
+    return null;
+  }
+  if (production && (url.protocol !== "https:" || !url.hostname.endsWith(".cloudflareaccess.com"))) {
+    problems.push("ACCESS_TEAM_DOMAIN must be https://<team>.cloudflareaccess.com");
+  }
+  if (!/^[\x21-\x7e]{1,256}$/.test(aud)) problems.push("ACCESS_AUD must be the Access application's Audience (AUD) tag");
+  return { teamDomain: url.origin, aud };
 }
 
 /** The key bytes of a `whsec_…` secret, or null when it is not one. */

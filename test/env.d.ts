@@ -8,6 +8,8 @@ declare global {
       SIM: Fetcher;
       /** The merchant receiver's control surface (test/merchant-receiver.ts). */
       RECEIVER: Fetcher;
+      /** The Cloudflare Access stand-in's control surface (test/access-team.ts): test keys, JWKS fetch counts, rotation. */
+      ACCESS_TEAM: Fetcher;
       /** 3 requests per 60 s, swapped in for the real limiters by the rate-limit tests. */
       TIGHT_LIMITER: RateLimit;
       /** migrations/, read once by vitest.config.ts and applied by test/setup.ts. */

@@ -17,6 +17,7 @@
  * others. One failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
  */
 import { logEvent } from "../log";
+import { adminEventStatement } from "../store/events";
 import { claimQuerySlot, listOrdersToReconcile, type OrderRow } from "../store/orders";
 import { countingDb, type QueryCounter } from "../store/query-count";
 import { claimRefundCheck, listRefundsToReconcile, type RefundCheckWindow, type RefundWithOrder } from "../store/refunds";
@@ -103,15 +104,25 @@ interface Run {
   limits: ReconcileLimits;
 }
 
-export async function runReconciliation(deps: Deps, limits: Partial<ReconcileLimits> = {}): Promise<ReconcileSummary> {
+/**
+ * One run. With `actor` (POST /admin/reconcile) the run ends with the admin's `admin_reconcile` event
+ * carrying the summary: one D1 query, reserved from the run's budget and counted in `d1Queries`.
+ */
+export async function runReconciliation(deps: Deps, limits: Partial<ReconcileLimits> = {}, actor: string | null = null): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = {
     queried: 0, paid: 0, closed: 0, expired: 0, payError: 0,
     refundsQueried: 0, refundsUpdated: 0, refundsRetried: 0, errors: 0, wechatCalls: 0, d1Queries: 0,
   };
   const counter: QueryCounter = { queries: 0 };
   const run: Run = { deps: { ...deps, db: countingDb(deps.db, counter) }, summary, counter, limits: { ...DEFAULT_RECONCILE_LIMITS, ...limits } };
+  if (actor !== null) run.limits.d1Queries -= 1;
   await reconcileRefunds(run);
   await reconcileOrders(run);
+  if (actor !== null) {
+    // The summary it records counts this INSERT as well: it is the run's last query.
+    summary.d1Queries = counter.queries + 1;
+    await adminEventStatement(run.deps.db, { kind: "admin_reconcile", actor, detail: { ...summary }, createdAt: deps.now().getTime() }).run();
+  }
   summary.d1Queries = counter.queries;
   logEvent("reconcile", { ...summary });
   return summary;

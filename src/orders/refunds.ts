@@ -77,6 +77,8 @@ export interface RefundInput {
   reason: string | null;
   /** Optional Idempotency-Key: the same key on the same order returns the refund it created. */
   idempotencyKey: string | null;
+  /** The admin asking (routes/admin-auth.ts), recorded on the refund's event; a replay records nothing. */
+  actor: string;
 }
 
 export async function createRefund(deps: Deps, input: RefundInput): Promise<RefundRow> {
@@ -98,6 +100,7 @@ export async function createRefund(deps: Deps, input: RefundInput): Promise<Refu
       idempotencyKey: input.idempotencyKey,
       now,
       maxRefunds: MAX_REFUNDS_PER_ORDER,
+      actor: input.actor,
     });
   } catch (error) {
     // A concurrent request with the same key won the insert: answer with its refund.

@@ -38,8 +38,11 @@ const AUTO_KEY = "auto";
 
 const newShipmentId = () => `shp_${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 
-/** Commits and uploads a shipment for a PAID order; an Idempotency-Key replay returns the first one. */
-export async function createShipment(deps: Deps, outTradeNo: string, input: ShipmentInput, idempotencyKey: string | null): Promise<ShipmentRow> {
+/**
+ * Commits and uploads a shipment for a PAID order, recording `actor` (routes/admin-auth.ts) on its
+ * admin_shipment event; an Idempotency-Key replay returns the first one and records nothing.
+ */
+export async function createShipment(deps: Deps, outTradeNo: string, input: ShipmentInput, idempotencyKey: string | null, actor: string): Promise<ShipmentRow> {
   if (idempotencyKey === AUTO_KEY) throw badRequest(`Idempotency-Key "${AUTO_KEY}" is reserved for the automatic shipment of virtual orders`);
   const order = await getOrder(deps.db, outTradeNo);
   if (!order) throw notFound("order not found");
@@ -53,7 +56,7 @@ export async function createShipment(deps: Deps, outTradeNo: string, input: Ship
 
   const id = newShipmentId();
   const now = deps.now().getTime();
-  const inserted = await insertShipment(deps.db, { id, outTradeNo, ...input, idempotencyKey, now });
+  const inserted = await insertShipment(deps.db, { id, outTradeNo, ...input, idempotencyKey, now }, { actor, transactionId: order.transaction_id });
   if (!inserted && idempotencyKey) {
     // A concurrent request with the same key won: answer with its shipment.
     const winner = await findShipmentByIdempotencyKey(deps.db, outTradeNo, idempotencyKey);

@@ -37,6 +37,8 @@ export function eventJson(row: EventRow) {
     transactionId: row.transaction_id,
     outRefundNo: row.out_refund_no,
     verdict: row.verdict,
+    /** Who made it, for admin actions ('token' or the Cloudflare Access email); null for every other event. */
+    actor: row.actor ?? null,
     detail: row.detail === null ? null : (JSON.parse(row.detail) as unknown),
     createdAt: iso(row.created_at),
   };

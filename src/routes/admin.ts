@@ -1,6 +1,8 @@
-/** /admin/*: bearer ADMIN_TOKEN compared in constant time; a user's session token is refused. */
+/**
+ * /admin/*: the ADMIN_TOKEN bearer or a Cloudflare Access token (admin-auth.ts); a user's session
+ * token is refused. Every action that changes something records its actor on its event.
+ */
 import { Hono } from "hono/tiny";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { badRequest, notFound } from "../errors";
 import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
@@ -13,8 +15,8 @@ import { listMerchantEventsForOrder } from "../store/merchant-events";
 import { listRefundsForOrder } from "../store/refunds";
 import { getShipmentsForOrders } from "../store/shipments";
 import { merchantEventSummaryJson } from "../webhooks/view";
+import { requireAdmin } from "./admin-auth";
 import { adminProductRoutes } from "./admin-products";
-import { requireBearer } from "./bearer";
 import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, outTradeNoParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 import { shippingAdminRoutes } from "./shipping";
@@ -22,8 +24,10 @@ import { webhookAdminRoutes } from "./webhooks";
 
 export const adminRoutes = new Hono<AppEnv>();
 
-// hono's timingSafeEqual hashes both sides, then compares in constant time whatever the lengths.
-adminRoutes.use("*", requireBearer((token, c) => timingSafeEqual(token, c.var.config.adminToken)));
+adminRoutes.use("*", requireAdmin);
+
+/** Who is signed in, and how: the console asks without a bearer token to find out whether Access lets it in. */
+adminRoutes.get("/session", (c) => c.json({ actor: c.var.actor, via: c.var.authVia }));
 
 adminRoutes.put("/products/:sku", async (c) => {
   const sku = c.req.param("sku");
@@ -39,7 +43,7 @@ adminRoutes.put("/products/:sku", async (c) => {
   if (active !== undefined && typeof active !== "boolean") throw badRequest("active must be a boolean");
   // Omitted: a new product is physical, an existing one keeps what it was.
   if (fulfilment !== undefined && fulfilment !== "physical" && fulfilment !== "virtual") throw badRequest('fulfilment must be "physical" or "virtual"');
-  const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, fulfilment: fulfilment ?? null, now: c.var.deps.now().getTime() });
+  const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, fulfilment: fulfilment ?? null, now: c.var.deps.now().getTime() }, c.var.actor);
   return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1, fulfilment: row.fulfilment } });
 });
 
@@ -100,6 +104,7 @@ adminRoutes.post("/orders/:outTradeNo/refunds", async (c) => {
     refundFee,
     reason: typeof reason === "string" && reason !== "" ? reason : null,
     idempotencyKey: idempotencyKeyHeader(c.req.header("idempotency-key")),
+    actor: c.var.actor,
   });
   return c.json({ refund: refundJson(refund) }, 201);
 });
@@ -116,7 +121,7 @@ adminRoutes.get("/events", async (c) => {
 });
 
 adminRoutes.post("/reconcile", async (c) => {
-  return c.json(await runReconciliation(c.var.deps));
+  return c.json(await runReconciliation(c.var.deps, {}, c.var.actor));
 });
 
 adminRoutes.get("/reconciliation/:date", async (c) => {

@@ -1,5 +1,5 @@
 /**
- * `Authorization: Bearer <token>` for /api (session tokens) and /admin (ADMIN_TOKEN) through
+ * `Authorization: Bearer <token>` for /api (session tokens) and /admin (ADMIN_TOKEN; admin-auth.ts) through
  * hono/bearer-auth. Every refusal — no header, a malformed one, a token `verify` rejects — is an
  * HTTPException 401, which app.ts answers as the JSON error UNAUTHORIZED.
  */

@@ -16,7 +16,7 @@ export const shippingAdminRoutes = new Hono<AppEnv>();
 shippingAdminRoutes.post("/orders/:outTradeNo/shipments", async (c) => {
   const outTradeNo = outTradeNoParam(c.req.param("outTradeNo"));
   const input = parseShipment(await readJsonObject(c));
-  const shipment = await createShipment(c.var.deps, outTradeNo, input, idempotencyKeyHeader(c.req.header("idempotency-key")));
+  const shipment = await createShipment(c.var.deps, outTradeNo, input, idempotencyKeyHeader(c.req.header("idempotency-key")), c.var.actor);
   return c.json({ shipment: shipmentJson(shipment) }, shipmentReplyStatus(shipment));
 });
 

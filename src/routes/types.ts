@@ -7,6 +7,9 @@ export interface AppEnv {
   Variables: {
     config: Config;
     deps: Deps;
+    /** Set by requireAdmin (routes/admin-auth.ts): "token" or the Cloudflare Access identity, and how it signed in. */
+    actor: string;
+    authVia: "token" | "access";
     /** Set by requireUser. */
     userId: string;
     openid: string;

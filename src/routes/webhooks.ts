@@ -44,7 +44,7 @@ webhookAdminRoutes.post("/events/:id/redeliver", async (c) => {
   if (!c.var.config.webhook.url) {
     throw new ApiError(409, "WEBHOOKS_DISABLED", "MERCHANT_WEBHOOK_URL is not set: events are kept, not sent");
   }
-  const event = await markForRedelivery(c.env.DB, id, c.var.deps.now().getTime());
+  const event = await markForRedelivery(c.env.DB, id, c.var.deps.now().getTime(), c.var.actor);
   if (!event) throw notFound("event not found");
   try {
     await c.env.EVENTS_QUEUE.send(event.id);

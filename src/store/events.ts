@@ -12,6 +12,8 @@ export interface EventRow {
   out_refund_no: string | null;
   detail: string | null;
   created_at: number;
+  /** Who made an admin action ('token' or the Cloudflare Access identity); null for every other event. */
+  actor: string | null;
 }
 
 export interface NewEvent {
@@ -57,4 +59,49 @@ export async function listEvents(db: D1Database, verdict: Verdict | null, limit:
     .bind(verdict, beforeId, limit)
     .all<EventRow>();
   return results;
+}
+
+/** The admin actions that record an audit event of their own (a refund's event is its PROCESSING fact). */
+export type AdminEventKind = "admin_shipment" | "admin_product" | "admin_redeliver" | "admin_reconcile";
+
+export interface AdminEvent {
+  kind: AdminEventKind;
+  /** 'token' or the Cloudflare Access identity (routes/admin-auth.ts). */
+  actor: string;
+  outTradeNo?: string | null;
+  transactionId?: string | null;
+  shipmentId?: string | null;
+  /** What was done, small: never a secret, never the token. */
+  detail: Record<string, unknown>;
+  createdAt: number;
+}
+
+/**
+ * Marks an admin action's audit INSERT in its SQL: such a row can never create a merchant event (its
+ * identity, `admin_<what>:<uuid>` or a refund's `refund:<no>:PROCESSING`, matches none of the
+ * trigger's patterns in migrations/0004, and its verdict is 'applied'), so the outbox tracker
+ * (webhooks/outbox.ts) does not look for new ones after it.
+ */
+export const AUDIT_ONLY = "/* audit only */";
+
+/**
+ * The `applied` event of one admin action, with its actor and a unique identity. With `onlyIfRow`
+ * it is written only when that row exists (and takes the row's out_trade_no when none is given), so
+ * in the batch after the INSERT or UPDATE that makes it, the event exists exactly when the change
+ * does (an ignored INSERT writes no event).
+ */
+export function adminEventStatement(
+  db: D1Database,
+  event: AdminEvent,
+  onlyIfRow?: { table: "shipments" | "merchant_events"; id: string },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO events ${AUDIT_ONLY} (identity, kind, verdict, out_trade_no, transaction_id, shipment_id, detail, created_at, actor)
+       ${onlyIfRow ? `SELECT ?1, ?2, 'applied', COALESCE(?3, r.out_trade_no), ?4, ?5, ?6, ?7, ?8 FROM ${onlyIfRow.table} r WHERE r.id = ?9` : "VALUES (?1, ?2, 'applied', ?3, ?4, ?5, ?6, ?7, ?8)"}`,
+    )
+    .bind(
+      `${event.kind}:${crypto.randomUUID()}`, event.kind, event.outTradeNo ?? null, event.transactionId ?? null, event.shipmentId ?? null,
+      JSON.stringify(event.detail), event.createdAt, event.actor, ...(onlyIfRow ? [onlyIfRow.id] : []),
+    );
 }

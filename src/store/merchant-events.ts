@@ -2,6 +2,7 @@
  * D1 statements for the merchant-event outbox (`merchant_events`, written by the trigger of migration
  * 0003 in the same transaction as the change it reports) and its delivery attempts.
  */
+import { adminEventStatement } from "./events";
 
 export type MerchantEventStatus = "pending" | "delivered" | "failed";
 
@@ -154,10 +155,16 @@ export async function recordAttempt(db: D1Database, a: AttemptRecord): Promise<v
   ]);
 }
 
-/** An admin's redelivery: pending again, due now, with a fresh retry window and backoff. Returns the row, or null. */
-export function markForRedelivery(db: D1Database, id: string, now: number): Promise<MerchantEventRow | null> {
-  return db
-    .prepare("UPDATE merchant_events SET status = 'pending', next_attempt_at = ?2, retry_from = ?2, attempts_before_window = attempts WHERE id = ?1 RETURNING *")
-    .bind(id, now)
-    .first<MerchantEventRow>();
+/**
+ * An admin's redelivery: pending again, due now, with a fresh retry window and backoff, and the
+ * admin's `admin_redeliver` event in the same batch (only when the event exists). Returns the row, or null.
+ */
+export async function markForRedelivery(db: D1Database, id: string, now: number, actor: string): Promise<MerchantEventRow | null> {
+  const [update] = await db.batch<MerchantEventRow>([
+    db
+      .prepare("UPDATE merchant_events SET status = 'pending', next_attempt_at = ?2, retry_from = ?2, attempts_before_window = attempts WHERE id = ?1 RETURNING *")
+      .bind(id, now),
+    adminEventStatement(db, { kind: "admin_redeliver", actor, detail: { event_id: id }, createdAt: now }, { table: "merchant_events", id }),
+  ]);
+  return update?.results[0] ?? null;
 }

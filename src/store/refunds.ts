@@ -4,6 +4,7 @@
  * requests can never exceed the total), and a refund only moves forward from PROCESSING or CHANGE,
  * in one batch with the order's refunded_fee and the `applied` event.
  */
+import { AUDIT_ONLY } from "./events";
 import { allInChunks } from "./in-chunks";
 import type { OrderRow } from "./orders";
 
@@ -46,6 +47,8 @@ export interface NewRefund {
   now: number;
   /** WeChat allows at most this many refunds per order. */
   maxRefunds: number;
+  /** Who asked for it (routes/admin-auth.ts), recorded on its admin_refund event. */
+  actor: string;
 }
 
 /** Refunds that still hold money: in flight (PROCESSING), done (SUCCESS) or abnormal but not final (CHANGE). */
@@ -55,7 +58,8 @@ const HOLDING = "('PROCESSING', 'SUCCESS', 'CHANGE')";
  * Inserts the PROCESSING refund only if the order is PAID, has fewer than `maxRefunds` refunds and
  * `total_fee − held refunds ≥ refundFee`, all in ONE statement (D1 runs statements one at a time, so
  * two concurrent requests cannot both see the same remainder). The `applied` event is written in
- * the same transaction, only if the row now exists. Returns whether the refund was created.
+ * the same transaction, only if the row now exists, with the admin who asked (it is the admin action's
+ * audit event: `refund:<no>:PROCESSING` is no merchant event). Returns whether the refund was created.
  */
 export async function insertRefund(db: D1Database, refund: NewRefund): Promise<boolean> {
   const [insert] = await db.batch([
@@ -70,12 +74,12 @@ export async function insertRefund(db: D1Database, refund: NewRefund): Promise<b
       .bind(refund.outRefundNo, refund.outTradeNo, refund.refundFee, refund.reason, refund.now, refund.maxRefunds, refund.idempotencyKey),
     db
       .prepare(
-        `INSERT OR IGNORE INTO events (identity, kind, verdict, out_trade_no, transaction_id, out_refund_no, detail, created_at)
+        `INSERT OR IGNORE INTO events ${AUDIT_ONLY} (identity, kind, verdict, out_trade_no, transaction_id, out_refund_no, detail, created_at, actor)
          SELECT 'refund:' || r.out_refund_no || ':PROCESSING', 'admin_refund', 'applied', r.out_trade_no, o.transaction_id,
-           r.out_refund_no, ?2, ?3
+           r.out_refund_no, ?2, ?3, ?4
          FROM refunds r JOIN orders o ON o.out_trade_no = r.out_trade_no WHERE r.out_refund_no = ?1`,
       )
-      .bind(refund.outRefundNo, JSON.stringify({ refund_fee: refund.refundFee, reason: refund.reason }), refund.now),
+      .bind(refund.outRefundNo, JSON.stringify({ refund_fee: refund.refundFee, reason: refund.reason }), refund.now, refund.actor),
   ]);
   return insert?.meta.changes === 1;
 }

@@ -4,6 +4,7 @@
  * trigger writes shipment.uploaded / shipment.failed in the same transaction.
  */
 import type { LogisticsType, ShipmentItem } from "../miniprogram/shipping";
+import { adminEventStatement } from "./events";
 import { allInChunks, groupByOrder } from "./in-chunks";
 
 export type ShipmentStatus = "PENDING" | "UPLOADED" | "FAILED";
@@ -35,16 +36,24 @@ export interface NewShipment {
   now: number;
 }
 
-/** Inserts a PENDING shipment; false when the Idempotency-Key already has one for this order. */
-export async function insertShipment(db: D1Database, s: NewShipment): Promise<boolean> {
-  const result = await db
-    .prepare(
-      `INSERT OR IGNORE INTO shipments (id, out_trade_no, logistics_type, all_delivered, items, status, next_attempt_at, idempotency_key, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?6, ?6)`,
-    )
-    .bind(s.id, s.outTradeNo, s.logisticsType, s.allDelivered === null ? null : s.allDelivered ? 1 : 0, JSON.stringify(s.items), s.now, s.idempotencyKey)
-    .run();
-  return result.meta.changes === 1;
+/**
+ * Inserts a PENDING shipment and, in the same batch, the admin's `admin_shipment` event (only if the
+ * shipment was inserted); false when the Idempotency-Key already has one for this order.
+ */
+export async function insertShipment(db: D1Database, s: NewShipment, audit: { actor: string; transactionId: string | null }): Promise<boolean> {
+  const [insert] = await db.batch([
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO shipments (id, out_trade_no, logistics_type, all_delivered, items, status, next_attempt_at, idempotency_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?6, ?6)`,
+      )
+      .bind(s.id, s.outTradeNo, s.logisticsType, s.allDelivered === null ? null : s.allDelivered ? 1 : 0, JSON.stringify(s.items), s.now, s.idempotencyKey),
+    adminEventStatement(db, {
+      kind: "admin_shipment", actor: audit.actor, outTradeNo: s.outTradeNo, transactionId: audit.transactionId, shipmentId: s.id,
+      detail: { logistics_type: s.logisticsType, items: s.items.length }, createdAt: s.now,
+    }, { table: "shipments", id: s.id }),
+  ]);
+  return insert?.meta.changes === 1;
 }
 
 export function getShipment(db: D1Database, id: string): Promise<ShipmentRow | null> {

@@ -7,6 +7,7 @@
  *   or a lost message delays an event, never loses it.
  */
 import { logEvent } from "../log";
+import { AUDIT_ONLY } from "../store/events";
 import { takeNewQueueWork, takeOverdueIds } from "../store/merchant-events";
 
 /** Ids per Queue sendBatch (the Queue accepts up to 100 messages per batch). */
@@ -23,7 +24,8 @@ export interface OutboxTracker {
 /**
  * `db` that notes in `tracker` when a statement writing to `events` (all say `INTO events`) actually
  * inserted a row, alone or in a batch: only then can a merchant event have been created, so a
- * duplicate notification (whose INSERT OR IGNORE inserts nothing) costs no look for new events.
+ * duplicate notification (whose INSERT OR IGNORE inserts nothing) costs no look for new events. An
+ * admin action's audit event (marked AUDIT_ONLY) can never create one, so it is not tracked either.
  */
 export function trackEventWrites<T extends D1Database>(db: T, tracker: OutboxTracker): T {
   const writesEvents = new WeakMap<object, D1PreparedStatement>();
@@ -50,7 +52,7 @@ export function trackEventWrites<T extends D1Database>(db: T, tracker: OutboxTra
       if (prop === "prepare") {
         return (query: string) => {
           const stmt = target.prepare(query);
-          return query.includes("INTO events") ? wrap(stmt) : stmt;
+          return query.includes("INTO events") && !query.includes(AUDIT_ONLY) ? wrap(stmt) : stmt;
         };
       }
       if (prop === "batch") {

@@ -75,3 +75,26 @@ export function parseBeijingDateTime(s: string): Date {
   if (!m) throw new RangeError("expected yyyy-MM-dd HH:mm:ss");
   return fromBeijing(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
+
+/**
+ * Parses a strict RFC 3339 date-time with any offset, as WeChat Pay v3 sends them
+ * (`2025-12-02T16:00:00+08:00`, with or without fractional seconds, or `Z`); else RangeError.
+ * Impossible dates are refused, not rolled over.
+ */
+export function parseRfc3339(s: string): Date {
+  const m = typeof s === "string"
+    ? /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:(Z)|([+-])(\d{2}):(\d{2}))$/.exec(s)
+    : null;
+  if (!m) throw new RangeError("expected an RFC 3339 date-time");
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  const offsetH = m[8] ? 0 : Number(m[10]);
+  const offsetM = m[8] ? 0 : Number(m[11]);
+  if (offsetH > 23 || offsetM > 59) throw new RangeError("invalid RFC 3339 offset");
+  const wall = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  if (wall.getUTCFullYear() !== y || wall.getUTCMonth() !== mo - 1 || wall.getUTCDate() !== d || wall.getUTCHours() !== h || wall.getUTCMinutes() !== mi || wall.getUTCSeconds() !== sec) {
+    throw new RangeError("invalid RFC 3339 date-time");
+  }
+  const millis = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  const sign = m[9] === "-" ? -1 : 1;
+  return new Date(wall.getTime() + millis - sign * (offsetH * 60 + offsetM) * 60_000);
+}

@@ -118,7 +118,9 @@ describe("GET /admin/orders/:outTradeNo", () => {
       ["refund_notify", "applied", refundNo],
     ]);
     const event = reply.body.events[0];
-    expect(Object.keys(event).sort()).toEqual(["createdAt", "detail", "id", "kind", "outRefundNo", "outTradeNo", "transactionId", "verdict"].sort());
+    expect(Object.keys(event).sort()).toEqual(["actor", "createdAt", "detail", "id", "kind", "outRefundNo", "outTradeNo", "transactionId", "verdict"].sort());
+    expect(event.actor).toBeNull();
+    expect(reply.body.events[1]).toMatchObject({ kind: "admin_refund", actor: "token" });
     expect(event.detail).toMatchObject({ source: "order_query", total_fee: 100 });
   });
 

@@ -62,6 +62,8 @@ describe("config self-check", () => {
       WECHAT_PAY_KEY: "k".repeat(32),
       WECHAT_NOTIFY_URL: "https://shop.example/wechat/pay/notify",
       MERCHANT_WEBHOOK_URL: "https://shop.example/webhooks",
+      // The tests' pinned Access team is a local stand-in; production needs Cloudflare's own.
+      ACCESS_TEAM_DOMAIN: "https://shop.cloudflareaccess.com",
     });
     expect(withCert).toEqual({ status: 200, body: { ok: true } });
   });

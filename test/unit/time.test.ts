@@ -7,6 +7,7 @@ import {
   parseBeijingDate,
   parseBeijingDateTime,
   parseBeijingTimestamp,
+  parseRfc3339,
 } from "../../src/wechatpay/time";
 
 describe("formatting", () => {
@@ -55,5 +56,19 @@ describe("parsing", () => {
   it("parseBeijingDate refuses impossible dates", () => {
     expect(() => parseBeijingDate("20230229")).toThrow(RangeError);
     expect(() => parseBeijingDate("2023022")).toThrow(RangeError);
+  });
+});
+
+describe("parseRfc3339 (WeChat Pay v3 times)", () => {
+  it("reads the forms WeChat sends: +08:00, with milliseconds, and Z", () => {
+    expect(parseRfc3339("2025-12-02T16:00:00+08:00").toISOString()).toBe("2025-12-02T08:00:00.000Z");
+    expect(parseRfc3339("2015-05-20T13:29:35.120+08:00").toISOString()).toBe("2015-05-20T05:29:35.120Z");
+    expect(parseRfc3339("2023-09-19T15:15:58Z").toISOString()).toBe("2023-09-19T15:15:58.000Z");
+    expect(parseRfc3339("2025-12-31T23:30:00-01:30").toISOString()).toBe("2026-01-01T01:00:00.000Z");
+  });
+  it("refuses loose or impossible times", () => {
+    for (const s of ["2025-12-02 16:00:00", "2025-12-02T16:00:00", "2025-02-29T00:00:00Z", "2025-12-02T24:00:00Z", "2025-12-02T16:00:00+24:00", "20251202T160000Z", ""]) {
+      expect(() => parseRfc3339(s), s).toThrow(RangeError);
+    }
   });
 });
