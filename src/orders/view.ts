@@ -24,7 +24,7 @@ export function orderJson(row: OrderRow, items: readonly OrderItemRow[]) {
   };
 }
 
-/** A product as the admin API shows it (`GET /admin/products`). */
+/** A product as the admin API shows it (`PUT /admin/products/:sku`, `GET /admin/products`). */
 export function productJson(row: ProductRow) {
   return { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1, fulfilment: row.fulfilment };
 }
