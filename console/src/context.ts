@@ -1,7 +1,7 @@
 /** What every page needs from the app: words, the API client, the reload signal and the session. */
 import { createContext } from "preact";
 import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
-import { ApiProblem, type Api } from "./api";
+import { ApiProblem, Unreachable, type Api } from "./api";
 import type { Lang, Translate } from "./i18n";
 import type { Session } from "./types";
 
@@ -52,4 +52,36 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
   }, [...deps, reloadTick, tick]);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return { ...state, reload };
+}
+
+export interface Action {
+  busy: boolean;
+  /** The API's refusal of the last run; an unreachable server shows as the offline banner instead. */
+  problem: ApiProblem | null;
+  /** Runs `work` unless a run is still going (a second click does nothing). */
+  run: (work: () => Promise<void>) => Promise<void>;
+}
+
+/** A button's action: busy while it runs, at most one run at a time, the API's refusal kept to show. */
+export function useAction(): Action {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  // A second click can arrive before the re-render that disables the button.
+  const running = useRef(false);
+  const run = useCallback(async (work: () => Promise<void>) => {
+    if (running.current) return;
+    running.current = true;
+    setBusy(true);
+    setProblem(null);
+    try {
+      await work();
+    } catch (error) {
+      if (error instanceof ApiProblem) setProblem(error);
+      else if (!(error instanceof Unreachable)) throw error;
+    } finally {
+      running.current = false;
+      setBusy(false);
+    }
+  }, []);
+  return { busy, problem, run };
 }

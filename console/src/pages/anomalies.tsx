@@ -4,7 +4,8 @@ import { useApp, useLoad } from "../context";
 import { formatTime } from "../dates";
 import { href } from "../router";
 import type { EventEntry } from "../types";
-import { EmptyRow, Loading, PageHeading, Pager, ProblemNote, summarise } from "../ui/common";
+import { LoadState, PageHeading, Pager, summarise } from "../ui/common";
+import { DataTable, type Column } from "../ui/table";
 
 export function AnomaliesPage() {
   const { t, api } = useApp();
@@ -14,43 +15,26 @@ export function AnomaliesPage() {
     if (cursor) query.set("cursor", cursor);
     return api.get<{ events: EventEntry[]; nextCursor: string | null }>(`/admin/events?${query}`);
   }, [cursor]);
+  const columns: Column<EventEntry>[] = [
+    { label: t("event.time"), class: "nowrap", cell: (e) => formatTime(e.createdAt) },
+    { label: t("event.kind"), class: "mono nowrap", cell: (e) => e.kind },
+    { label: t("order.outTradeNo"), class: "mono", cell: (e) => (e.outTradeNo ? <a href={href({ page: "order", outTradeNo: e.outTradeNo })}>{e.outTradeNo}</a> : "–") },
+    { label: t("order.transactionId"), class: "mono", cell: (e) => e.transactionId ?? "–" },
+    { label: t("refund.outRefundNo"), class: "mono", cell: (e) => e.outRefundNo ?? "–" },
+    { label: t("event.detail"), class: "detail", cell: (e) => summarise(e.detail) },
+  ];
   return (
     <>
       <PageHeading>{t("anomalies.title")}</PageHeading>
       <p class="hint">{t("anomalies.help")}</p>
-      <ProblemNote problem={list.problem} />
-      {list.loading && !list.data ? <Loading /> : null}
-      {list.data ? (
-        <>
-          <table class="table" aria-busy={list.loading}>
-            <caption>{t("anomalies.caption")}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t("event.time")}</th>
-                <th scope="col">{t("event.kind")}</th>
-                <th scope="col">{t("order.outTradeNo")}</th>
-                <th scope="col">{t("order.transactionId")}</th>
-                <th scope="col">{t("refund.outRefundNo")}</th>
-                <th scope="col">{t("event.detail")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.events.length === 0 ? <EmptyRow columns={6} text={t("anomalies.empty")} /> : null}
-              {list.data.events.map((event) => (
-                <tr key={event.id}>
-                  <td class="nowrap">{formatTime(event.createdAt)}</td>
-                  <td class="mono nowrap">{event.kind}</td>
-                  <td class="mono">{event.outTradeNo ? <a href={href({ page: "order", outTradeNo: event.outTradeNo })}>{event.outTradeNo}</a> : "–"}</td>
-                  <td class="mono">{event.transactionId ?? "–"}</td>
-                  <td class="mono">{event.outRefundNo ?? "–"}</td>
-                  <td class="detail">{summarise(event.detail)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <Pager atFirst={cursor === null} nextCursor={list.data.nextCursor} onFirst={() => setCursor(null)} onNext={setCursor} />
-        </>
-      ) : null}
+      <LoadState loaded={list}>
+        {(data) => (
+          <>
+            <DataTable caption={t("anomalies.caption")} columns={columns} rows={data.events} rowKey={(e) => e.id} empty={t("anomalies.empty")} busy={list.loading} />
+            <Pager atFirst={cursor === null} nextCursor={data.nextCursor} onFirst={() => setCursor(null)} onNext={setCursor} />
+          </>
+        )}
+      </LoadState>
     </>
   );
 }

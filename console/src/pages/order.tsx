@@ -6,9 +6,10 @@
 import { useApp, useLoad } from "../context";
 import { formatTime } from "../dates";
 import { href } from "../router";
-import type { OrderView, Refund } from "../types";
-import { EmptyRow, Loading, Money, PageHeading, ProblemNote, Section, summarise } from "../ui/common";
+import type { EventEntry, OrderItem, OrderView, Refund, Shipment } from "../types";
+import { Alert, Facts, Loading, Money, PageHeading, ProblemNote, Section, summarise, type Fact } from "../ui/common";
 import { OrderStatusBadge, StatusBadge } from "../ui/status";
+import { DataTable, type Column } from "../ui/table";
 import { WebhookTable } from "../ui/webhook-table";
 import { RefundForm } from "./refund-form";
 import { ShipmentForm } from "./shipment-form";
@@ -32,13 +33,7 @@ export function OrderPage({ outTradeNo }: { outTradeNo: string }) {
       <PageHeading>
         {t("order.title")} <span class="mono">{outTradeNo}</span>
       </PageHeading>
-      {view.problem?.status === 404 ? (
-        <p role="alert" class="problem">
-          {t("orders.notFound", { outTradeNo })}
-        </p>
-      ) : (
-        <ProblemNote problem={view.problem} />
-      )}
+      {view.problem?.status === 404 ? <Alert text={t("orders.notFound", { outTradeNo })} /> : <ProblemNote problem={view.problem} />}
       {data ? (
         <p>
           <button type="button" onClick={view.reload} disabled={view.loading}>
@@ -57,83 +52,85 @@ function OrderBody({ view, busy, reload }: { view: OrderView; busy: boolean; rel
   const { order, refunds, events, shipments, webhooks } = view;
   const remainder = refundableRemainder(order.totalFee, refunds);
   const inFlight = refunds.filter((r) => r.status === "PROCESSING" || r.status === "CHANGE").reduce((sum, r) => sum + r.refundFee, 0);
+  const facts: Fact[] = [
+    [t("order.status"), <OrderStatusBadge status={order.status} />],
+    [t("order.total"), <Money fen={order.totalFee} />],
+    [t("order.refunded"), <Money fen={order.refundedFee} />],
+    [t("order.refundInFlight"), <Money fen={inFlight} />],
+    [t("order.remainder"), <Money fen={remainder} />, "remainder"],
+    [t("order.description"), order.description],
+    [t("order.transactionId"), <span class="mono">{order.transactionId ?? "–"}</span>],
+    [t("order.createdAt"), formatTime(order.createdAt)],
+    [t("order.paidAt"), formatTime(order.paidAt)],
+    [t("order.settledAt"), formatTime(order.settledAt)],
+    [t("order.attach"), order.attach ?? "–"],
+  ];
+  const itemColumns: Column<OrderItem>[] = [
+    { label: t("product.sku"), class: "mono", cell: (i) => i.sku },
+    { label: t("product.name"), cell: (i) => i.name },
+    { label: t("order.quantity"), num: true, cell: (i) => i.quantity },
+    { label: t("product.price"), num: true, cell: (i) => <Money fen={i.priceFen} /> },
+    { label: t("order.lineTotal"), num: true, cell: (i) => <Money fen={i.priceFen * i.quantity} /> },
+  ];
+  const eventColumns: Column<EventEntry>[] = [
+    { label: t("event.time"), class: "nowrap", cell: (e) => formatTime(e.createdAt) },
+    { label: t("event.kind"), class: "mono nowrap", cell: (e) => e.kind },
+    { label: t("event.verdict"), cell: (e) => <StatusBadge value={e.verdict} /> },
+    { label: t("event.actor"), headClass: "nowrap", cell: (e) => e.actor ?? "–" },
+    { label: t("event.detail"), class: "detail", cell: (e) => summarise(e.detail) },
+  ];
+  const refundColumns: Column<Refund>[] = [
+    { label: t("refund.outRefundNo"), class: "mono", cell: (r) => r.outRefundNo },
+    { label: t("refund.amount"), num: true, cell: (r) => <Money fen={r.refundFee} /> },
+    { label: t("refund.status"), cell: (r) => <StatusBadge value={r.status} /> },
+    { label: t("refund.reason"), cell: (r) => r.reason ?? "–" },
+    { label: t("refund.createdAt"), cell: (r) => formatTime(r.createdAt) },
+    { label: t("refund.succeededAt"), cell: (r) => formatTime(r.succeededAt) },
+  ];
+  const shipmentColumns: Column<Shipment>[] = [
+    { label: t("shipment.logisticsType"), cell: (s) => t(`logistics.${s.logisticsType}`) },
+    {
+      label: t("shipment.items"),
+      cell: (s) =>
+        s.items.map((item, i) => (
+          <div key={i}>
+            {item.itemDesc}
+            {item.trackingNo ? ` · ${item.expressCompany ?? ""} ${item.trackingNo}` : ""}
+          </div>
+        )),
+    },
+    { label: t("shipment.status"), cell: (s) => <StatusBadge value={s.status} /> },
+    { label: t("shipment.errCode"), cell: (s) => s.errCode ?? "–" },
+    { label: t("shipment.createdAt"), cell: (s) => formatTime(s.createdAt) },
+    { label: t("shipment.uploadedAt"), cell: (s) => formatTime(s.uploadedAt) },
+  ];
+  const timeline = [...events].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
   return (
     <div aria-busy={busy}>
       <Section id="summary" title={t("order.summary")}>
-        <dl class="facts">
-          <dt>{t("order.status")}</dt>
-          <dd>
-            <OrderStatusBadge status={order.status} />
-          </dd>
-          <dt>{t("order.total")}</dt>
-          <dd>
-            <Money fen={order.totalFee} />
-          </dd>
-          <dt>{t("order.refunded")}</dt>
-          <dd>
-            <Money fen={order.refundedFee} />
-          </dd>
-          <dt>{t("order.refundInFlight")}</dt>
-          <dd>
-            <Money fen={inFlight} />
-          </dd>
-          <dt>{t("order.remainder")}</dt>
-          <dd data-testid="remainder">
-            <Money fen={remainder} />
-          </dd>
-          <dt>{t("order.description")}</dt>
-          <dd>{order.description}</dd>
-          <dt>{t("order.transactionId")}</dt>
-          <dd class="mono">{order.transactionId ?? "–"}</dd>
-          <dt>{t("order.createdAt")}</dt>
-          <dd>{formatTime(order.createdAt)}</dd>
-          <dt>{t("order.paidAt")}</dt>
-          <dd>{formatTime(order.paidAt)}</dd>
-          <dt>{t("order.settledAt")}</dt>
-          <dd>{formatTime(order.settledAt)}</dd>
-          <dt>{t("order.attach")}</dt>
-          <dd>{order.attach ?? "–"}</dd>
-        </dl>
+        <Facts items={facts} />
       </Section>
 
       <Section id="items" title={t("order.items")}>
-        <table class="table">
-          <caption>{t("order.itemsCaption")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("product.sku")}</th>
-              <th scope="col">{t("product.name")}</th>
-              <th scope="col" class="num">{t("order.quantity")}</th>
-              <th scope="col" class="num">{t("product.price")}</th>
-              <th scope="col" class="num">{t("order.lineTotal")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {order.items.map((item) => (
-              <tr key={item.sku}>
-                <td class="mono">{item.sku}</td>
-                <td>{item.name}</td>
-                <td class="num">{item.quantity}</td>
+        <DataTable
+          caption={t("order.itemsCaption")}
+          columns={itemColumns}
+          rows={order.items}
+          rowKey={(i) => i.sku}
+          empty="–"
+          foot={
+            <tfoot>
+              <tr>
+                <th scope="row" colSpan={4}>
+                  {t("order.total")}
+                </th>
                 <td class="num">
-                  <Money fen={item.priceFen} />
-                </td>
-                <td class="num">
-                  <Money fen={item.priceFen * item.quantity} />
+                  <Money fen={order.totalFee} />
                 </td>
               </tr>
-            ))}
-          </tbody>
-          <tfoot>
-            <tr>
-              <th scope="row" colSpan={4}>
-                {t("order.total")}
-              </th>
-              <td class="num">
-                <Money fen={order.totalFee} />
-              </td>
-            </tr>
-          </tfoot>
-        </table>
+            </tfoot>
+          }
+        />
       </Section>
 
       {order.status === "PAID" ? (
@@ -146,107 +143,14 @@ function OrderBody({ view, busy, reload }: { view: OrderView; busy: boolean; rel
       )}
 
       <Section id="timeline" title={t("order.timeline")}>
-        <table class="table">
-          <caption>{t("order.timelineCaption")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("event.time")}</th>
-              <th scope="col">{t("event.kind")}</th>
-              <th scope="col">{t("event.verdict")}</th>
-              <th scope="col" class="nowrap">{t("event.actor")}</th>
-              <th scope="col">{t("event.detail")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.length === 0 ? <EmptyRow columns={5} text={t("order.noEvents")} /> : null}
-            {[...events]
-              .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id)
-              .map((event) => (
-                <tr key={event.id}>
-                  <td class="nowrap">{formatTime(event.createdAt)}</td>
-                  <td class="mono nowrap">{event.kind}</td>
-                  <td>
-                    <StatusBadge value={event.verdict} />
-                  </td>
-                  <td>{event.actor ?? "–"}</td>
-                  <td class="detail">{summarise(event.detail)}</td>
-                </tr>
-              ))}
-          </tbody>
-        </table>
+        <DataTable caption={t("order.timelineCaption")} columns={eventColumns} rows={timeline} rowKey={(e) => e.id} empty={t("order.noEvents")} />
       </Section>
-
       <Section id="refunds" title={t("order.refunds")}>
-        <table class="table">
-          <caption>{t("order.refundsCaption")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("refund.outRefundNo")}</th>
-              <th scope="col" class="num">{t("refund.amount")}</th>
-              <th scope="col">{t("refund.status")}</th>
-              <th scope="col">{t("refund.reason")}</th>
-              <th scope="col">{t("refund.createdAt")}</th>
-              <th scope="col">{t("refund.succeededAt")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {refunds.length === 0 ? <EmptyRow columns={6} text={t("order.noRefunds")} /> : null}
-            {refunds.map((refund) => (
-              <tr key={refund.outRefundNo}>
-                <td class="mono">{refund.outRefundNo}</td>
-                <td class="num">
-                  <Money fen={refund.refundFee} />
-                </td>
-                <td>
-                  <StatusBadge value={refund.status} />
-                </td>
-                <td>{refund.reason ?? "–"}</td>
-                <td>{formatTime(refund.createdAt)}</td>
-                <td>{formatTime(refund.succeededAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable caption={t("order.refundsCaption")} columns={refundColumns} rows={refunds} rowKey={(r) => r.outRefundNo} empty={t("order.noRefunds")} />
       </Section>
-
       <Section id="shipments" title={t("order.shipments")}>
-        <table class="table">
-          <caption>{t("order.shipmentsCaption")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("shipment.logisticsType")}</th>
-              <th scope="col">{t("shipment.items")}</th>
-              <th scope="col">{t("shipment.status")}</th>
-              <th scope="col">{t("shipment.errCode")}</th>
-              <th scope="col">{t("shipment.createdAt")}</th>
-              <th scope="col">{t("shipment.uploadedAt")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shipments.length === 0 ? <EmptyRow columns={6} text={t("order.noShipments")} /> : null}
-            {shipments.map((shipment) => (
-              <tr key={shipment.id}>
-                <td>{t(`logistics.${shipment.logisticsType}`)}</td>
-                <td>
-                  {shipment.items.map((item, i) => (
-                    <div key={i}>
-                      {item.itemDesc}
-                      {item.trackingNo ? ` · ${item.expressCompany ?? ""} ${item.trackingNo}` : ""}
-                    </div>
-                  ))}
-                </td>
-                <td>
-                  <StatusBadge value={shipment.status} />
-                </td>
-                <td>{shipment.errCode ?? "–"}</td>
-                <td>{formatTime(shipment.createdAt)}</td>
-                <td>{formatTime(shipment.uploadedAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable caption={t("order.shipmentsCaption")} columns={shipmentColumns} rows={shipments} rowKey={(s) => s.id} empty={t("order.noShipments")} />
       </Section>
-
       <Section id="webhooks" title={t("order.webhooks")}>
         <WebhookTable events={webhooks} caption={t("order.webhooksCaption")} />
       </Section>

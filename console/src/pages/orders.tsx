@@ -1,12 +1,12 @@
 /** Orders: filter by status, open one by its out_trade_no, page through with the API's cursor. */
 import { useState } from "preact/hooks";
-import { ApiProblem } from "../api";
-import { useApp, useLoad } from "../context";
+import { useAction, useApp, useLoad } from "../context";
 import { formatTime } from "../dates";
 import { href, navigate } from "../router";
 import { ORDER_STATUSES, type Order, type OrderStatus } from "../types";
-import { EmptyRow, Loading, Money, PageHeading, Pager, ProblemNote } from "../ui/common";
+import { Alert, LoadState, Money, PageHeading, Pager, ProblemNote, SelectField } from "../ui/common";
 import { OrderStatusBadge } from "../ui/status";
+import { DataTable, type Column } from "../ui/table";
 
 const PAGE_SIZE = 20;
 
@@ -20,76 +20,40 @@ export function OrdersPage() {
     if (cursor) query.set("cursor", cursor);
     return api.get<{ orders: Order[]; nextCursor: string | null }>(`/admin/orders?${query}`);
   }, [status, cursor]);
+  const columns: Column<Order>[] = [
+    { label: t("order.outTradeNo"), cell: (o) => <a href={href({ page: "order", outTradeNo: o.outTradeNo })} class="mono">{o.outTradeNo}</a> },
+    { label: t("order.status"), cell: (o) => <OrderStatusBadge status={o.status} /> },
+    { label: t("order.total"), num: true, cell: (o) => <Money fen={o.totalFee} /> },
+    { label: t("order.refunded"), num: true, cell: (o) => <Money fen={o.refundedFee} /> },
+    { label: t("order.description"), cell: (o) => o.description },
+    { label: t("order.createdAt"), cell: (o) => formatTime(o.createdAt) },
+    { label: t("order.paidAt"), cell: (o) => formatTime(o.paidAt) },
+  ];
 
   return (
     <>
       <PageHeading>{t("orders.title")}</PageHeading>
       <div class="toolbar">
-        <div class="field">
-          <label for="order-status">{t("orders.statusFilter")}</label>
-          <select
-            id="order-status"
-            value={status}
-            onChange={(e) => {
-              setStatus(e.currentTarget.value as OrderStatus | "");
-              setCursor(null);
-            }}
-          >
-            <option value="">{t("orders.statusAll")}</option>
-            {ORDER_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {t(`status.${s}`)}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          id="order-status"
+          label={t("orders.statusFilter")}
+          value={status}
+          options={[["", t("orders.statusAll")], ...ORDER_STATUSES.map((s) => [s, t(`status.${s}`)] as const)]}
+          onChange={(value) => {
+            setStatus(value);
+            setCursor(null);
+          }}
+        />
         <OrderLookup />
       </div>
-      <ProblemNote problem={list.problem} />
-      {list.loading && !list.data ? <Loading /> : null}
-      {list.data ? (
-        <>
-          <table class="table" aria-busy={list.loading}>
-            <caption>{t("orders.caption")}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t("order.outTradeNo")}</th>
-                <th scope="col">{t("order.status")}</th>
-                <th scope="col" class="num">{t("order.total")}</th>
-                <th scope="col" class="num">{t("order.refunded")}</th>
-                <th scope="col">{t("order.description")}</th>
-                <th scope="col">{t("order.createdAt")}</th>
-                <th scope="col">{t("order.paidAt")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.orders.length === 0 ? <EmptyRow columns={7} text={t("orders.empty")} /> : null}
-              {list.data.orders.map((order) => (
-                <tr key={order.outTradeNo}>
-                  <td>
-                    <a href={href({ page: "order", outTradeNo: order.outTradeNo })} class="mono">
-                      {order.outTradeNo}
-                    </a>
-                  </td>
-                  <td>
-                    <OrderStatusBadge status={order.status} />
-                  </td>
-                  <td class="num">
-                    <Money fen={order.totalFee} />
-                  </td>
-                  <td class="num">
-                    <Money fen={order.refundedFee} />
-                  </td>
-                  <td>{order.description}</td>
-                  <td>{formatTime(order.createdAt)}</td>
-                  <td>{formatTime(order.paidAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <Pager atFirst={cursor === null} nextCursor={list.data.nextCursor} onFirst={() => setCursor(null)} onNext={setCursor} />
-        </>
-      ) : null}
+      <LoadState loaded={list}>
+        {(data) => (
+          <>
+            <DataTable caption={t("orders.caption")} columns={columns} rows={data.orders} rowKey={(o) => o.outTradeNo} empty={t("orders.empty")} busy={list.loading} />
+            <Pager atFirst={cursor === null} nextCursor={data.nextCursor} onFirst={() => setCursor(null)} onNext={setCursor} />
+          </>
+        )}
+      </LoadState>
     </>
   );
 }
@@ -98,23 +62,18 @@ export function OrdersPage() {
 function OrderLookup() {
   const { t, api } = useApp();
   const [value, setValue] = useState("");
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [searched, setSearched] = useState("");
+  const lookup = useAction();
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
     const outTradeNo = value.trim();
-    if (!outTradeNo || busy) return;
-    setBusy(true);
-    setMessage(null);
-    try {
+    if (!outTradeNo) return;
+    setSearched(outTradeNo);
+    void lookup.run(async () => {
       await api.get(`/admin/orders/${encodeURIComponent(outTradeNo)}`);
       navigate({ page: "order", outTradeNo });
-    } catch (error) {
-      if (error instanceof ApiProblem) setMessage(error.status === 404 ? t("orders.notFound", { outTradeNo }) : `${error.message} (${error.code})`);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -123,14 +82,10 @@ function OrderLookup() {
         <label for="order-lookup">{t("orders.lookupLabel")}</label>
         <input id="order-lookup" name="outTradeNo" class="mono" autocomplete="off" spellcheck={false} value={value} onInput={(e) => setValue(e.currentTarget.value)} />
       </div>
-      <button type="submit" disabled={busy}>
+      <button type="submit" disabled={lookup.busy}>
         {t("orders.lookup")}
       </button>
-      {message ? (
-        <p role="alert" class="problem">
-          {message}
-        </p>
-      ) : null}
+      {lookup.problem?.status === 404 ? <Alert text={t("orders.notFound", { outTradeNo: searched })} /> : <ProblemNote problem={lookup.problem} />}
     </form>
   );
 }

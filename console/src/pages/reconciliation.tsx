@@ -3,12 +3,15 @@
  * its three difference tables and unreadable lines; and the scheduled job run now (POST /admin/reconcile).
  */
 import { useState } from "preact/hooks";
-import { ApiProblem, Unreachable } from "../api";
-import { useApp } from "../context";
+import { useAction, useApp } from "../context";
 import { beijingYesterday, toBillDate } from "../dates";
+import type { MessageKey } from "../i18n";
 import { href } from "../router";
-import type { BillReport, ReconcileSummary } from "../types";
-import { EmptyRow, Money, PageHeading, ProblemNote, Section } from "../ui/common";
+import type { BillReport, ReconcileSummary, ReconcileTotals } from "../types";
+import { Money, PageHeading, ProblemNote, Section } from "../ui/common";
+import { DataTable, type Column } from "../ui/table";
+
+type Row<K extends "missingLocally" | "missingAtWechat" | "mismatched" | "unreadable"> = BillReport[K][number];
 
 export function ReconciliationPage() {
   const { t } = useApp();
@@ -25,25 +28,16 @@ function BillSection() {
   const { t, api } = useApp();
   const [date, setDate] = useState(beijingYesterday);
   const [report, setReport] = useState<BillReport | null>(null);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
-  const [busy, setBusy] = useState(false);
+  const compare = useAction();
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
     const billDate = toBillDate(date);
-    if (!billDate || busy) return;
-    setBusy(true);
-    setProblem(null);
-    try {
+    if (!billDate) return;
+    void compare.run(async () => {
+      setReport(null);
       setReport(await api.get<BillReport>(`/admin/reconciliation/${billDate}`));
-    } catch (error) {
-      if (error instanceof ApiProblem) {
-        setReport(null);
-        setProblem(error);
-      } else if (!(error instanceof Unreachable)) throw error;
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -54,17 +48,17 @@ function BillSection() {
           <label for="bill-date">{t("reconciliation.date")}</label>
           <input id="bill-date" type="date" required value={date} onInput={(e) => setDate(e.currentTarget.value)} />
         </div>
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? t("common.working") : t("reconciliation.compare")}
+        <button type="submit" class="primary" disabled={compare.busy}>
+          {compare.busy ? t("common.working") : t("reconciliation.compare")}
         </button>
       </form>
-      <ProblemNote problem={problem} />
+      <ProblemNote problem={compare.problem} />
       {report ? <BillReportView report={report} /> : null}
     </Section>
   );
 }
 
-const Order = ({ no }: { no: string }) => (
+const OrderLink = ({ no }: { no: string }) => (
   <a class="mono" href={href({ page: "order", outTradeNo: no })}>
     {no}
   </a>
@@ -74,160 +68,66 @@ function BillReportView({ report }: { report: BillReport }) {
   const { t } = useApp();
   const { summary } = report;
   const differences = report.missingLocally.length + report.missingAtWechat.length + report.mismatched.length + report.unreadable.length;
+  const kind = (row: { kind: string }) => t(row.kind === "refund" ? "reconciliation.kind.refund" : "reconciliation.kind.payment");
+  const money = (row: Row<"mismatched">, value: number | string | null) =>
+    value === null ? t("reconciliation.absent") : (row.field === "totalFee" || row.field === "refundFee") && typeof value === "number" ? <Money fen={value} /> : String(value);
+
+  const totals: Column<[MessageKey, ReconcileTotals]>[] = [
+    { label: t("reconciliation.side"), header: true, cell: ([side]) => t(side) },
+    { label: t("reconciliation.paymentCount"), num: true, cell: ([, x]) => x.paymentCount },
+    { label: t("reconciliation.paymentFee"), num: true, cell: ([, x]) => <Money fen={x.paymentFee} /> },
+    { label: t("reconciliation.refundCount"), num: true, cell: ([, x]) => x.refundCount },
+    { label: t("reconciliation.refundFee"), num: true, cell: ([, x]) => <Money fen={x.refundFee} /> },
+  ];
+  const missingLocally: Column<Row<"missingLocally">>[] = [
+    { label: t("reconciliation.kind"), cell: kind },
+    { label: t("order.outTradeNo"), cell: (r) => <OrderLink no={r.outTradeNo} /> },
+    { label: t("order.transactionId"), class: "mono", cell: (r) => r.transactionId },
+    { label: t("refund.outRefundNo"), class: "mono", cell: (r) => r.outRefundNo ?? "–" },
+    { label: t("reconciliation.wechatFee"), num: true, cell: (r) => <Money fen={r.wechatFee} /> },
+    { label: t("reconciliation.wechatStatus"), cell: (r) => r.wechatStatus },
+    { label: t("reconciliation.localStatus"), cell: (r) => r.localStatus ?? t("reconciliation.absent") },
+  ];
+  const missingAtWechat: Column<Row<"missingAtWechat">>[] = [
+    { label: t("reconciliation.kind"), cell: kind },
+    { label: t("order.outTradeNo"), cell: (r) => <OrderLink no={r.outTradeNo} /> },
+    { label: t("order.transactionId"), class: "mono", cell: (r) => r.transactionId ?? "–" },
+    { label: t("refund.outRefundNo"), class: "mono", cell: (r) => r.outRefundNo ?? "–" },
+    { label: t("reconciliation.localFee"), num: true, cell: (r) => <Money fen={r.localFee} /> },
+    { label: t("reconciliation.localStatus"), cell: (r) => r.localStatus },
+  ];
+  const mismatched: Column<Row<"mismatched">>[] = [
+    { label: t("reconciliation.kind"), cell: kind },
+    { label: t("order.outTradeNo"), cell: (r) => <OrderLink no={r.outTradeNo} /> },
+    { label: t("refund.outRefundNo"), class: "mono", cell: (r) => r.outRefundNo ?? "–" },
+    { label: t("reconciliation.field"), class: "mono", cell: (r) => r.field },
+    { label: t("reconciliation.wechatValue"), cell: (r) => money(r, r.wechat) },
+    { label: t("reconciliation.localValue"), cell: (r) => money(r, r.local) },
+  ];
+  const unreadable: Column<Row<"unreadable">>[] = [
+    { label: t("reconciliation.line"), num: true, cell: (r) => r.line },
+    { label: t("reconciliation.reason"), cell: (r) => r.reason },
+  ];
+  const none = t("reconciliation.none");
   return (
     <div data-testid="bill-report">
       <p role="status" class={differences === 0 ? "success" : "problem"}>
         {differences === 0 ? t("reconciliation.allMatch", { date: report.date }) : t("reconciliation.differences", { date: report.date, count: differences })}
       </p>
       {summary.billExists ? null : <p class="hint">{t("reconciliation.noBill")}</p>}
-      <table class="table">
-        <caption>{t("reconciliation.summaryCaption")}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{t("reconciliation.side")}</th>
-            <th scope="col" class="num">{t("reconciliation.paymentCount")}</th>
-            <th scope="col" class="num">{t("reconciliation.paymentFee")}</th>
-            <th scope="col" class="num">{t("reconciliation.refundCount")}</th>
-            <th scope="col" class="num">{t("reconciliation.refundFee")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {(
-            [
-              ["reconciliation.wechat", summary.wechat],
-              ["reconciliation.local", summary.local],
-            ] as const
-          ).map(([label, totals]) => (
-            <tr key={label}>
-              <th scope="row">{t(label)}</th>
-              <td class="num">{totals.paymentCount}</td>
-              <td class="num">
-                <Money fen={totals.paymentFee} />
-              </td>
-              <td class="num">{totals.refundCount}</td>
-              <td class="num">
-                <Money fen={totals.refundFee} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-
-      <table class="table">
-        <caption>{t("reconciliation.missingLocally")}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{t("reconciliation.kind")}</th>
-            <th scope="col">{t("order.outTradeNo")}</th>
-            <th scope="col">{t("order.transactionId")}</th>
-            <th scope="col">{t("refund.outRefundNo")}</th>
-            <th scope="col" class="num">{t("reconciliation.wechatFee")}</th>
-            <th scope="col">{t("reconciliation.wechatStatus")}</th>
-            <th scope="col">{t("reconciliation.localStatus")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {report.missingLocally.length === 0 ? <EmptyRow columns={7} text={t("reconciliation.none")} /> : null}
-          {report.missingLocally.map((row, i) => (
-            <tr key={i}>
-              <td>{t(`reconciliation.kind.${row.kind === "refund" ? "refund" : "payment"}`)}</td>
-              <td>
-                <Order no={row.outTradeNo} />
-              </td>
-              <td class="mono">{row.transactionId}</td>
-              <td class="mono">{row.outRefundNo ?? "–"}</td>
-              <td class="num">
-                <Money fen={row.wechatFee} />
-              </td>
-              <td>{row.wechatStatus}</td>
-              <td>{row.localStatus ?? t("reconciliation.absent")}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-
-      <table class="table">
-        <caption>{t("reconciliation.missingAtWechat")}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{t("reconciliation.kind")}</th>
-            <th scope="col">{t("order.outTradeNo")}</th>
-            <th scope="col">{t("order.transactionId")}</th>
-            <th scope="col">{t("refund.outRefundNo")}</th>
-            <th scope="col" class="num">{t("reconciliation.localFee")}</th>
-            <th scope="col">{t("reconciliation.localStatus")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {report.missingAtWechat.length === 0 ? <EmptyRow columns={6} text={t("reconciliation.none")} /> : null}
-          {report.missingAtWechat.map((row, i) => (
-            <tr key={i}>
-              <td>{t(`reconciliation.kind.${row.kind === "refund" ? "refund" : "payment"}`)}</td>
-              <td>
-                <Order no={row.outTradeNo} />
-              </td>
-              <td class="mono">{row.transactionId ?? "–"}</td>
-              <td class="mono">{row.outRefundNo ?? "–"}</td>
-              <td class="num">
-                <Money fen={row.localFee} />
-              </td>
-              <td>{row.localStatus}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-
-      <table class="table">
-        <caption>{t("reconciliation.mismatched")}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{t("reconciliation.kind")}</th>
-            <th scope="col">{t("order.outTradeNo")}</th>
-            <th scope="col">{t("refund.outRefundNo")}</th>
-            <th scope="col">{t("reconciliation.field")}</th>
-            <th scope="col">{t("reconciliation.wechatValue")}</th>
-            <th scope="col">{t("reconciliation.localValue")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {report.mismatched.length === 0 ? <EmptyRow columns={6} text={t("reconciliation.none")} /> : null}
-          {report.mismatched.map((row, i) => {
-            const money = row.field === "totalFee" || row.field === "refundFee";
-            const show = (value: number | string | null) => (value === null ? t("reconciliation.absent") : money && typeof value === "number" ? <Money fen={value} /> : String(value));
-            return (
-              <tr key={i}>
-                <td>{t(`reconciliation.kind.${row.kind === "refund" ? "refund" : "payment"}`)}</td>
-                <td>
-                  <Order no={row.outTradeNo} />
-                </td>
-                <td class="mono">{row.outRefundNo ?? "–"}</td>
-                <td class="mono">{row.field}</td>
-                <td>{show(row.wechat)}</td>
-                <td>{show(row.local)}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-
-      <table class="table">
-        <caption>{t("reconciliation.unreadable")}</caption>
-        <thead>
-          <tr>
-            <th scope="col" class="num">{t("reconciliation.line")}</th>
-            <th scope="col">{t("reconciliation.reason")}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {report.unreadable.length === 0 ? <EmptyRow columns={2} text={t("reconciliation.none")} /> : null}
-          {report.unreadable.map((row, i) => (
-            <tr key={i}>
-              <td class="num">{row.line}</td>
-              <td>{row.reason}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        caption={t("reconciliation.summaryCaption")}
+        columns={totals}
+        rows={[
+          ["reconciliation.wechat", summary.wechat],
+          ["reconciliation.local", summary.local],
+        ]}
+        empty={none}
+      />
+      <DataTable caption={t("reconciliation.missingLocally")} columns={missingLocally} rows={report.missingLocally} empty={none} />
+      <DataTable caption={t("reconciliation.missingAtWechat")} columns={missingAtWechat} rows={report.missingAtWechat} empty={none} />
+      <DataTable caption={t("reconciliation.mismatched")} columns={mismatched} rows={report.mismatched} empty={none} />
+      <DataTable caption={t("reconciliation.unreadable")} columns={unreadable} rows={report.unreadable} empty={none} />
     </div>
   );
 }
@@ -238,49 +138,19 @@ const JOB_FIELDS = ["queried", "paid", "closed", "expired", "payError", "refunds
 function JobSection() {
   const { t, api } = useApp();
   const [summary, setSummary] = useState<ReconcileSummary | null>(null);
-  const [problem, setProblem] = useState<ApiProblem | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function run() {
-    if (busy) return;
-    setBusy(true);
-    setProblem(null);
-    try {
-      setSummary((await api.send<ReconcileSummary>("POST", "/admin/reconcile", undefined)).body);
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else if (!(error instanceof Unreachable)) throw error;
-    } finally {
-      setBusy(false);
-    }
-  }
-
+  const job = useAction();
+  const columns: Column<(typeof JOB_FIELDS)[number]>[] = [
+    { label: t("reconciliation.counter"), header: true, cell: (field) => t(`job.${field}`) },
+    { label: t("reconciliation.count"), num: true, cell: (field) => summary?.[field] ?? "–" },
+  ];
   return (
     <Section id="job" title={t("reconciliation.job")}>
       <p class="hint">{t("reconciliation.jobHelp")}</p>
-      <button type="button" class="primary" disabled={busy} onClick={run}>
-        {busy ? t("common.working") : t("reconciliation.runJob")}
+      <button type="button" class="primary" disabled={job.busy} onClick={() => job.run(async () => setSummary((await api.send<ReconcileSummary>("POST", "/admin/reconcile", undefined)).body))}>
+        {job.busy ? t("common.working") : t("reconciliation.runJob")}
       </button>
-      <ProblemNote problem={problem} />
-      {summary ? (
-        <table class="table" data-testid="job-summary">
-          <caption>{t("reconciliation.jobCaption")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("reconciliation.counter")}</th>
-              <th scope="col" class="num">{t("reconciliation.count")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {JOB_FIELDS.map((field) => (
-              <tr key={field}>
-                <th scope="row">{t(`job.${field}`)}</th>
-                <td class="num">{summary[field] ?? "–"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <ProblemNote problem={job.problem} />
+      {summary ? <DataTable caption={t("reconciliation.jobCaption")} columns={columns} rows={JOB_FIELDS} empty="–" testId="job-summary" /> : null}
     </Section>
   );
 }

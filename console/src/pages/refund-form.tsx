@@ -9,7 +9,7 @@ import { ApiProblem, Unreachable } from "../api";
 import { useApp } from "../context";
 import { formatFen, parseYuan } from "../money";
 import type { Refund } from "../types";
-import { Section } from "../ui/common";
+import { Alert, Notice, Section } from "../ui/common";
 import { ConfirmDialog } from "../ui/dialog";
 
 /** The API's limit on a refund reason (characters). */
@@ -101,21 +101,9 @@ export function RefundForm({ outTradeNo, remainder, onDone }: { outTradeNo: stri
           <label for="refund-reason">{t("refund.reasonLabel")}</label>
           <input id="refund-reason" name="reason" maxLength={REASON_MAX} autocomplete="off" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
         </div>
-        {invalid ? (
-          <p role="alert" class="problem">
-            {invalid}
-          </p>
-        ) : null}
-        {failure && !intent ? (
-          <p role="alert" class="problem">
-            {failure}
-          </p>
-        ) : null}
-        {done ? (
-          <p role="status" class="success">
-            {t("refund.requested", { amount: formatFen(done.refundFee), outRefundNo: done.outRefundNo, status: done.status })}
-          </p>
-        ) : null}
+        <Alert text={invalid} />
+        <Alert text={intent ? null : failure} />
+        <Notice text={done ? t("refund.requested", { amount: formatFen(done.refundFee), outRefundNo: done.outRefundNo, status: done.status }) : null} />
         <button type="submit" class="primary" disabled={remainder === 0}>
           {t("refund.review")}
         </button>
@@ -137,11 +125,7 @@ export function RefundForm({ outTradeNo, remainder, onDone }: { outTradeNo: stri
             {formatFen(intent.fen)}
           </p>
           {intent.reason ? <p>{t("refund.confirmReason", { reason: intent.reason })}</p> : null}
-          {failure ? (
-            <p role="alert" class="problem">
-              {failure}
-            </p>
-          ) : null}
+          <Alert text={failure} />
         </ConfirmDialog>
       ) : null}
     </Section>

@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { ApiProblem, Unreachable } from "../api";
 import { useApp } from "../context";
 import { LOGISTICS_TYPES, type LogisticsType, type Shipment, type ShipmentItem } from "../types";
-import { Section } from "../ui/common";
+import { Alert, Notice, Section, SelectField } from "../ui/common";
 
 /** WeChat takes 1 to 15 items per shipment. */
 const MAX_ITEMS = 15;
@@ -94,16 +94,13 @@ export function ShipmentForm({ outTradeNo, onDone }: { outTradeNo: string; onDon
   return (
     <Section id="shipment" title={t("shipment.title")}>
       <form onSubmit={submit} noValidate>
-        <div class="field">
-          <label for="ship-type">{t("shipment.logisticsType")}</label>
-          <select id="ship-type" value={logisticsType} onChange={(e) => edit(() => setLogisticsType(e.currentTarget.value as LogisticsType))}>
-            {LOGISTICS_TYPES.map((type) => (
-              <option key={type} value={type}>
-                {t(`logistics.${type}`)}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          id="ship-type"
+          label={t("shipment.logisticsType")}
+          value={logisticsType}
+          options={LOGISTICS_TYPES.map((type) => [type, t(`logistics.${type}`)] as const)}
+          onChange={(value) => edit(() => setLogisticsType(value))}
+        />
         {logisticsType === "express" ? (
           <div class="field checkbox">
             <input id="ship-split" type="checkbox" checked={split} onChange={(e) => edit(() => setSplit(e.currentTarget.checked))} />
@@ -155,11 +152,7 @@ export function ShipmentForm({ outTradeNo, onDone }: { outTradeNo: string; onDon
             <label for="ship-all">{t("shipment.allDelivered")}</label>
           </div>
         ) : null}
-        {message ? (
-          <p role={message.kind === "problem" ? "alert" : "status"} class={message.kind}>
-            {message.text}
-          </p>
-        ) : null}
+        {message?.kind === "problem" ? <Alert text={message.text} /> : <Notice text={message?.text} />}
         <button type="submit" class="primary" disabled={busy}>
           {busy ? t("common.working") : t("shipment.submit")}
         </button>

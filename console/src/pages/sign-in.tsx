@@ -4,6 +4,7 @@ import { ApiProblem, Unreachable, type Api } from "../api";
 import type { MessageKey, Translate } from "../i18n";
 import { whoAmI } from "../session";
 import type { Session } from "../types";
+import { Alert } from "../ui/common";
 
 export interface SignInProps {
   t: Translate;
@@ -49,11 +50,7 @@ export function SignIn({ t, api, notice, onSignedIn }: SignInProps) {
         <p id="sign-in-help" class="hint">
           {t("signIn.help")}
         </p>
-        {message ? (
-          <p role="alert" class="problem">
-            {message}
-          </p>
-        ) : null}
+        <Alert text={message} />
         <label for="token">{t("signIn.tokenLabel")}</label>
         <input id="token" name="token" type="password" autocomplete="off" spellcheck={false} aria-required="true" value={token} onInput={(e) => setToken(e.currentTarget.value)} />
         <button type="submit" class="primary" disabled={busy}>

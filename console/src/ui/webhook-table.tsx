@@ -4,8 +4,9 @@ import { useApp, useLoad } from "../context";
 import { formatTime } from "../dates";
 import { href } from "../router";
 import type { WebhookAttempt, WebhookEvent, WebhookSummary } from "../types";
-import { EmptyRow, Loading, ProblemNote } from "./common";
+import { EmptyRow, LoadState } from "./common";
 import { StatusBadge } from "./status";
+import { DataTable, type Column } from "./table";
 
 /** Merchant events with their delivery status; each one's attempts load on demand. */
 export function WebhookTable({ events, caption }: { events: readonly WebhookSummary[]; caption: string }) {
@@ -70,38 +71,18 @@ function WebhookRow({ event, open, onToggle }: { event: WebhookSummary; open: bo
 function AttemptsLoader({ id }: { id: string }) {
   const { api } = useApp();
   const detail = useLoad(() => api.get<{ event: WebhookEvent; attempts: WebhookAttempt[] }>(`/admin/webhooks/events/${encodeURIComponent(id)}`), [id]);
-  if (detail.problem) return <ProblemNote problem={detail.problem} />;
-  if (!detail.data) return <Loading />;
-  return <AttemptsTable attempts={detail.data.attempts} />;
+  return <LoadState loaded={detail}>{(data) => <AttemptsTable attempts={data.attempts} />}</LoadState>;
 }
 
 /** Every delivery attempt of one merchant event. */
 export function AttemptsTable({ attempts }: { attempts: readonly WebhookAttempt[] }) {
   const { t } = useApp();
-  return (
-    <table class="table nested">
-      <caption>{t("webhook.attemptsCaption")}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{t("attempt.at")}</th>
-          <th scope="col">{t("attempt.statusCode")}</th>
-          <th scope="col" class="num">{t("attempt.latency")}</th>
-          <th scope="col">{t("attempt.errorClass")}</th>
-          <th scope="col">{t("attempt.via")}</th>
-        </tr>
-      </thead>
-      <tbody>
-        {attempts.length === 0 ? <EmptyRow columns={5} text={t("webhook.noAttempts")} /> : null}
-        {attempts.map((a, i) => (
-          <tr key={i}>
-            <td>{formatTime(a.attemptedAt)}</td>
-            <td>{a.statusCode ?? "–"}</td>
-            <td class="num">{a.latencyMs ?? "–"}</td>
-            <td>{a.errorClass ?? "–"}</td>
-            <td>{a.via}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+  const columns: Column<WebhookAttempt>[] = [
+    { label: t("attempt.at"), cell: (a) => formatTime(a.attemptedAt) },
+    { label: t("attempt.statusCode"), cell: (a) => a.statusCode ?? "–" },
+    { label: t("attempt.latency"), num: true, cell: (a) => a.latencyMs ?? "–" },
+    { label: t("attempt.errorClass"), cell: (a) => a.errorClass ?? "–" },
+    { label: t("attempt.via"), cell: (a) => a.via },
+  ];
+  return <DataTable caption={t("webhook.attemptsCaption")} columns={columns} rows={attempts} empty={t("webhook.noAttempts")} />;
 }
