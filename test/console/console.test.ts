@@ -3,13 +3,16 @@
 // simulator paying and refunding over HTTP, and the example merchant receiver. Every step goes
 // through the console's UI and is checked again through the admin API; each page is scanned with
 // axe-core and photographed into .test-results/console/; no CSP violation or page error is allowed.
+import { createPrivateKey, sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { translator } from "../../console/src/i18n";
 import { exampleVars, freePort, queryLocal, startStack } from "../../scripts/local-stack.mjs";
+import { createAccessTeam } from "../access-team";
 import { signedXml } from "../oracle";
 import { launchChromium, newContext, pageViolations, screenshot, seriousViolations, type Trouble } from "./browser";
 
@@ -21,6 +24,12 @@ const HOSTILE_NAME = `<img src=x onerror="document.title='pwned'">乌龙茶`;
 
 const vars: Record<string, string> = { ...exampleVars(), WEBHOOK_RETRY_BASE_SECONDS: "1" };
 const ADMIN_TOKEN = vars.ADMIN_TOKEN as string;
+/** Cloudflare Access in front of the console: the stand-in team (test/access-team.ts) served over HTTP. */
+const accessTeam = createAccessTeam();
+const ACCESS_AUD = "console-e2e-aud";
+const ACCESS_EMAIL = "ops@shop.example";
+let teamServer: Server;
+let teamOrigin: string;
 const persistTo = mkdtempSync(join(tmpdir(), "wxpay-console-"));
 let stack: Awaited<ReturnType<typeof startStack>>;
 let browser: Browser;
@@ -90,7 +99,29 @@ async function inspect(page: Page, name: string) {
 const open = (page: Page, hash: string) => page.goto(`${stack.workerUrl}/console/${hash}`);
 const heading = (page: Page, name: string) => page.getByRole("heading", { level: 1, name }).waitFor();
 
+/**
+ * A token as Access adds it to each request it lets through (`Cf-Access-Jwt-Assertion`), signed here
+ * with node:crypto by the stand-in team's published key.
+ */
+async function accessToken(email: string): Promise<string> {
+  const { primary } = (await (await accessTeam.control(new Request("http://access.control/keys"))).json()) as { primary: { kid: string } };
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const input = `${part({ alg: "RS256", kid: primary.kid, typ: "JWT" })}.${part({ aud: [ACCESS_AUD], email, exp: now + 600, iat: now, nbf: now, iss: teamOrigin, type: "app", sub: "console-e2e" })}`;
+  const signature = sign("sha256", Buffer.from(input), createPrivateKey({ key: primary as never, format: "jwk" }));
+  return `${input}.${signature.toString("base64url")}`;
+}
+
 beforeAll(async () => {
+  teamServer = createServer(async (req, res) => {
+    const reply = accessTeam.fetch(new Request(`http://127.0.0.1${req.url}`));
+    res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" });
+    res.end(await reply.text());
+  });
+  const teamPort = await freePort();
+  await new Promise<void>((resolve) => teamServer.listen(teamPort, "127.0.0.1", resolve));
+  teamOrigin = `http://127.0.0.1:${teamPort}`;
+  Object.assign(vars, { ACCESS_TEAM_DOMAIN: teamOrigin, ACCESS_AUD });
   const [workerPort, simPort, receiverPort] = [await freePort(), await freePort(), await freePort()];
   [stack, browser] = await Promise.all([
     startStack({ workerPort, simPort, receiverPort, persistTo, vars, receiver: true, simOptions: { autoCompleteRefundsAfterMs: 300 } }),
@@ -107,6 +138,7 @@ afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);
   await browser?.close();
   await stack?.stop();
+  teamServer?.close();
   rmSync(persistTo, { recursive: true, force: true });
 });
 
@@ -234,7 +266,11 @@ describe("the merchant console in Chromium", () => {
     // The request is in the timeline at once; the simulator then completes the refund and notifies,
     // which the timeline shows after a refresh.
     const timeline = page.getByRole("table", { name: zh("order.timelineCaption") });
-    await timeline.getByText("admin_refund", { exact: true }).waitFor();
+    const request = timeline.getByRole("row").filter({ has: page.getByText("admin_refund", { exact: true }) });
+    await request.waitFor();
+    // Who did it: the audit event's actor (the token here; an email through Access, below).
+    expect(await request.getByRole("cell").nth(3).textContent()).toBe("token");
+    expect(view.events.find((e: any) => e.kind === "admin_refund")).toMatchObject({ actor: "token", verdict: "applied" });
     await until("the refund in the timeline", 20_000, async () => {
       await page.getByRole("button", { name: zh("order.refresh") }).click();
       return (await timeline.getByText("refund_notify", { exact: true }).count()) > 0 ? true : undefined;
@@ -244,6 +280,43 @@ describe("the merchant console in Chromium", () => {
     await expect.poll(() => refunded.textContent()).toBe("¥9.95");
     await inspect(page, "04-order-detail");
   }, 90_000);
+
+  it("is signed in through Cloudflare Access without a token, shows the Access identity, and records it as the actor", async () => {
+    const order = await paidOrder();
+    const context = await newContext(browser, "zh-CN", trouble);
+    contexts.push(context);
+    // What Cloudflare's edge does for a user it let through: its token on every request.
+    await context.setExtraHTTPHeaders({ "cf-access-jwt-assertion": await accessToken(ACCESS_EMAIL) });
+    const page = await context.newPage();
+    const authorizations: (string | undefined)[] = [];
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname.startsWith("/admin/")) authorizations.push(request.headers().authorization);
+    });
+    await page.goto(`${stack.workerUrl}/console/`);
+    await heading(page, zh("orders.title"));
+    expect(await page.getByTestId("actor").textContent()).toBe(zh("session.access", { actor: ACCESS_EMAIL }));
+    expect(await page.getByLabel(zh("signIn.tokenLabel")).count()).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.getItem("console.token"))).toBeNull();
+
+    await open(page, `#/orders/${order.outTradeNo}`);
+    await page.getByRole("heading", { level: 1, name: new RegExp(order.outTradeNo) }).waitFor();
+    await page.getByLabel(zh("refund.amountLabel")).fill("0.01");
+    await page.getByRole("button", { name: zh("refund.review") }).click();
+    await page.getByRole("dialog").getByRole("button", { name: zh("refund.confirm", { amount: "¥0.01" }) }).click();
+    const row = page.getByRole("table", { name: zh("order.timelineCaption") }).getByRole("row").filter({ has: page.getByText("admin_refund", { exact: true }) });
+    await row.waitFor();
+    expect(await row.getByRole("cell").nth(3).textContent()).toBe(ACCESS_EMAIL);
+    const view = await adminGet(`/orders/${order.outTradeNo}`);
+    expect(view.refunds.map((r: any) => r.refundFee)).toEqual([1]);
+    expect(view.events.find((e: any) => e.kind === "admin_refund")).toMatchObject({ actor: ACCESS_EMAIL });
+    expect(authorizations.length).toBeGreaterThan(2);
+    expect(authorizations.every((a) => a === undefined), "no bearer token through Access").toBe(true);
+    await inspect(page, "13-access");
+
+    // Signing out ends the Access session at Access's own logout URL.
+    await page.getByRole("button", { name: zh("session.signOut") }).click();
+    await page.waitForURL(/\/cdn-cgi\/access\/logout$/);
+  }, 60_000);
 
   it("uploads a shipment for the paid order", async () => {
     const order = await paidOrder();
@@ -436,7 +509,7 @@ describe("the merchant console in Chromium", () => {
   }, 60_000);
 
   it("had no serious or critical accessibility violation, no CSP violation and no page error on any page", async () => {
-    expect(Object.keys(a11y).length).toBeGreaterThanOrEqual(12);
+    expect(Object.keys(a11y).length).toBeGreaterThanOrEqual(13);
     expect(Object.fromEntries(Object.entries(a11y).filter(([, v]) => v.length > 0))).toEqual({});
     const seen = await Promise.all(contexts.flatMap((c) => c.pages()).map((p) => pageViolations(p)));
     expect([...trouble.violations, ...seen.flat()]).toEqual([]);
