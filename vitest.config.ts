@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { buildConsole } from "./scripts/build.mjs";
 import { createSimulator } from "./sim/core.ts";
 import { ACCESS_TEST_SUFFIX, createAccessTeam } from "./test/access-team.ts";
 import { createTestReceiver, MERCHANT_HOST, TEST_WEBHOOK_SECRET } from "./test/merchant-receiver.ts";
@@ -80,6 +81,9 @@ const outbound = (request: Request) => {
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  // wrangler.jsonc's assets directory must exist before the workers pool reads it (a quick
+  // `npx vitest run <file>` included); unchanged files are left alone.
+  await buildConsole();
   return {
     test: {
       // Structured logs of passing tests are noise; a failing test still shows its logs.
@@ -125,7 +129,7 @@ export default defineConfig(async () => {
           test: {
             name: "node",
             environment: "node",
-            include: ["test/sim/**/*.test.ts", "test/e2e/**/*.test.ts"],
+            include: ["test/sim/**/*.test.ts", "test/e2e/**/*.test.ts", "test/console/**/*.test.ts"],
           },
         },
       ],

@@ -2,6 +2,7 @@
 // the WeChat simulator (sim/, over HTTP, delivering notifications itself) plus the Worker under
 // `wrangler dev` with local D1/KV, migrated, pointed at the simulator; on request also the merchant's
 // webhook receiver (examples/merchant-webhook), with the Worker's merchant events pointed at it.
+// The merchant console (static assets under /console/) is built first, so wrangler dev serves it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -9,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startReceiver } from "../examples/merchant-webhook/server.mjs";
+import { buildConsole } from "./build.mjs";
 import { LOCAL_DEFAULTS, startSimServer } from "../sim/server.ts";
 import { readVars, toEnvFile } from "./dev-vars.mjs";
 import { atExit, shuttingDown, spawnGroup, stopGroup } from "./process-cleanup.mjs";
@@ -63,7 +65,7 @@ const wranglerBin = (() => {
   return join(dirname(require.resolve("wrangler/package.json")), pkg.bin.wrangler);
 })();
 const wranglerEnv = () => ({ ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" });
-const wrangler = (args) => spawnSync(process.execPath, [wranglerBin, ...args], { encoding: "utf8", env: wranglerEnv() });
+const wrangler = (args, env = {}) => spawnSync(process.execPath, [wranglerBin, ...args], { encoding: "utf8", env: { ...wranglerEnv(), ...env } });
 
 /** Applies migrations/ to the local D1 in `persistTo`. */
 export function migrateLocal(persistTo) {
@@ -79,7 +81,8 @@ export function executeLocal(persistTo, file) {
 
 /** Runs one SQL statement against the local D1 in `persistTo`; returns its result rows. */
 export function queryLocal(persistTo, sql) {
-  const r = wrangler(["d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql]);
+  // --json prints through wrangler's logger: a quieter WRANGLER_LOG (vitest.config.ts sets "error") would swallow it.
+  const r = wrangler(["d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql], { WRANGLER_LOG: "log" });
   if (r.status !== 0) throw new Error(`d1 query failed:\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(r.stdout)[0].results;
 }
@@ -154,6 +157,8 @@ export async function startStack({
 }) {
   if (await portInUse(workerPort)) throw new Error(`port ${workerPort} on 127.0.0.1 is already in use`);
   if (receiver && !vars.MERCHANT_WEBHOOK_SECRET) throw new Error("the merchant receiver needs MERCHANT_WEBHOOK_SECRET in vars (see .dev.vars.example)");
+  progress("Building the merchant console (dist/assets)…");
+  await buildConsole();
   progress(`Applying the D1 migrations (local, ${persistTo})…`);
   migrateLocal(persistTo);
   const sim = await startSimServer({

@@ -1,9 +1,10 @@
 // `npm start`: the whole flow locally in one command. Creates .dev.vars from .dev.vars.example if
-// missing, applies the D1 migrations, seeds a few products, starts the WeChat simulator
-// (127.0.0.1:SIM_PORT, default 8788), the merchant's example webhook receiver (127.0.0.1:RECEIVER_PORT,
-// default 8789; when .dev.vars has MERCHANT_WEBHOOK_SECRET) and the Worker (wrangler dev,
-// 127.0.0.1:PORT, default 8787) pointed at both, and prints how to walk the flow with curl. Ctrl-C
-// (at any point) stops everything.
+// missing, builds the merchant console (dist/assets), applies the D1 migrations, seeds a few
+// products, starts the WeChat simulator (127.0.0.1:SIM_PORT, default 8788), the merchant's example
+// webhook receiver (127.0.0.1:RECEIVER_PORT, default 8789; when .dev.vars has
+// MERCHANT_WEBHOOK_SECRET) and the Worker (wrangler dev, 127.0.0.1:PORT, default 8787, which also
+// serves the console at /console/) pointed at both, and prints how to walk the flow with curl.
+// Ctrl-C (at any point) stops everything.
 // Every problem a newcomer can hit (no `npm ci`, a bad .dev.vars, a port in use) ends in one line
 // that names the fix, and exit code 1.
 //
@@ -112,6 +113,7 @@ const S = stack.simUrl;
 const admin = shq(`authorization: Bearer ${vars.ADMIN_TOKEN}`);
 console.log(`
 Worker:    ${W}   (GET ${W}/health)
+Console:   ${W}/console/   (the merchant console: sign in with ADMIN_TOKEN from .dev.vars)
 Simulator: ${S}   (control API: ${S}/__sim/…, see sim/README.md)
 ${merchantLine()}
 

@@ -1,6 +1,6 @@
-// The one test command (README, .ci/run): typecheck + generated Env types up to date + every vitest
-// project (unit, integration, simulator, end-to-end) + the bundle size budget, closed by one plain summary line for the whole
-// run: "N passed, M failed". Each check is counted as one test; vitest tests are counted one by one.
+// The one test command (README, .ci/run): console build + typecheck + generated Env types up to date +
+// every vitest project (unit, integration, simulator, end-to-end, console in Chromium) + the size
+// budgets, closed by one plain summary line for the whole run: "N passed, M failed". Each check is counted as one test; vitest tests are counted one by one.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 
@@ -19,6 +19,9 @@ function check(label, cmd, args) {
   else { failed++; failures.push(label); }
 }
 
+// The console's static assets first: the vitest workers pool reads wrangler.jsonc, whose assets
+// directory (dist/assets) must exist, and the console tests serve them through wrangler dev.
+check("console build", "node", ["scripts/build.mjs"]);
 check("typecheck", "npm", ["run", "--silent", "typecheck"]);
 // worker-configuration.d.ts must match wrangler.jsonc (regenerate with `npm run types`).
 check("Env types up to date", "npm", ["run", "--silent", "types", "--", "--check"]);

@@ -1,6 +1,7 @@
 /** JSON shapes of the HTTP contract (README, "HTTP API"): rows in, API objects out. Money stays integer fen. */
 import type { EventRow } from "../store/events";
 import type { OrderItemRow, OrderRow } from "../store/orders";
+import type { ProductRow } from "../store/products";
 import type { RefundRow } from "../store/refunds";
 import type { ShipmentRow } from "../store/shipments";
 
@@ -21,6 +22,11 @@ export function orderJson(row: OrderRow, items: readonly OrderItemRow[]) {
     refundedFee: row.refunded_fee,
     settledAt: iso(row.settled_at ?? null),
   };
+}
+
+/** A product as the admin API shows it (`PUT /admin/products/:sku`, `GET /admin/products`). */
+export function productJson(row: ProductRow) {
+  return { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1, fulfilment: row.fulfilment };
 }
 
 export function eventJson(row: EventRow) {

@@ -7,7 +7,7 @@ import { badRequest, notFound } from "../errors";
 import { reconcileBill } from "../orders/bill-reconcile";
 import { runReconciliation } from "../orders/reconcile";
 import { createRefund } from "../orders/refunds";
-import { eventJson, orderJson, refundJson, shipmentJson } from "../orders/view";
+import { eventJson, orderJson, productJson, refundJson, shipmentJson } from "../orders/view";
 import { listEvents, listEventsForOrder, type Verdict } from "../store/events";
 import { getOrder, getOrderItems, listOrders, type OrderStatus } from "../store/orders";
 import { upsertProduct } from "../store/products";
@@ -16,6 +16,7 @@ import { listRefundsForOrder } from "../store/refunds";
 import { getShipmentsForOrders } from "../store/shipments";
 import { merchantEventSummaryJson } from "../webhooks/view";
 import { requireAdmin } from "./admin-auth";
+import { adminProductRoutes } from "./admin-products";
 import { decodeCursor, decodeOrderCursor, encodeCursor, assertWechatText, idempotencyKeyHeader, limitParam, outTradeNoParam, readJsonObject } from "./json";
 import type { AppEnv } from "./types";
 import { shippingAdminRoutes } from "./shipping";
@@ -43,7 +44,7 @@ adminRoutes.put("/products/:sku", async (c) => {
   // Omitted: a new product is physical, an existing one keeps what it was.
   if (fulfilment !== undefined && fulfilment !== "physical" && fulfilment !== "virtual") throw badRequest('fulfilment must be "physical" or "virtual"');
   const row = await upsertProduct(c.env.DB, { sku, name, priceFen, active: active ?? true, fulfilment: fulfilment ?? null, now: c.var.deps.now().getTime() }, c.var.actor);
-  return c.json({ product: { sku: row.sku, name: row.name, priceFen: row.price_fen, active: row.active === 1, fulfilment: row.fulfilment } });
+  return c.json({ product: productJson(row) });
 });
 
 const ORDER_STATUSES: readonly OrderStatus[] = ["NOTPAY", "PAID", "CLOSED", "PAYERROR", "REFUNDED"];
@@ -129,3 +130,4 @@ adminRoutes.get("/reconciliation/:date", async (c) => {
 
 adminRoutes.route("/webhooks", webhookAdminRoutes);
 adminRoutes.route("/", shippingAdminRoutes);
+adminRoutes.route("/", adminProductRoutes);

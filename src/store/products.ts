@@ -19,6 +19,12 @@ export async function listActiveProducts(db: D1Database): Promise<ProductRow[]> 
   return results;
 }
 
+/** Every product, inactive ones too, by sku (the admin catalogue: a shop's few dozen products). */
+export async function listAllProducts(db: D1Database): Promise<ProductRow[]> {
+  const { results } = await db.prepare(`SELECT ${COLUMNS} FROM products ORDER BY sku`).all<ProductRow>();
+  return results;
+}
+
 /** Active products among `skus` (at most 50 by validation, well under D1's 100 bound parameters). */
 export async function getActiveProducts(db: D1Database, skus: readonly string[]): Promise<ProductRow[]> {
   if (skus.length === 0) return [];

@@ -33,7 +33,7 @@ function sandbox({ installed = true, devVars }: { installed?: boolean; devVars?:
     if (existsSync(join(repo, file))) copyFileSync(join(repo, file), join(dir, file));
   }
   cpSync(join(repo, "scripts"), join(dir, "scripts"), { recursive: true }); // so it checks *this* node_modules
-  for (const linked of ["src", "sim", "migrations", "examples", ...(installed ? ["node_modules"] : [])]) symlinkSync(join(repo, linked), join(dir, linked));
+  for (const linked of ["src", "sim", "migrations", "examples", "console", ...(installed ? ["node_modules"] : [])]) symlinkSync(join(repo, linked), join(dir, linked));
   if (devVars !== undefined) writeFileSync(join(dir, ".dev.vars"), devVars);
   return dir;
 }
@@ -222,6 +222,11 @@ describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () =
       await run.waitFor("Press Ctrl-C to stop.", 150_000);
       const W = `http://127.0.0.1:${port}`;
       expect(run.output()).toContain(`Worker:    ${W}`);
+      // The merchant console, built by npm start and served by wrangler dev as static assets.
+      expect(run.output()).toContain(`Console:   ${W}/console/`);
+      const page = await fetch(`${W}/console/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script type="module" src="app.js"></script>');
       // The receiver the Worker is pointed at verifies with the unquoted secret and prints each event here.
       const M = `http://127.0.0.1:${receiverPort}/webhooks`;
       expect(run.output()).toContain(`Merchant:  ${M}`);
