@@ -18,11 +18,13 @@ import { ControlError, jsonResponse } from "./replies.ts";
 import type { Order, Refund, SimState } from "./state.ts";
 import { beijingDashed } from "./time.ts";
 import { prepayExpiresAt } from "./trades.ts";
+import { V3_CONTROL_ROUTES } from "./v3/control.ts";
 
 // ───── JSON views ─────
 
 function refundView(r: Refund) {
   return {
+    api: r.api,
     outRefundNo: r.outRefundNo,
     refundId: r.refundId,
     outTradeNo: r.outTradeNo,
@@ -39,6 +41,7 @@ function refundView(r: Refund) {
 
 function orderView(s: SimState, order: Order) {
   return {
+    api: order.api,
     outTradeNo: order.outTradeNo,
     appId: order.appId,
     mchId: order.mchId,
@@ -55,6 +58,8 @@ function orderView(s: SimState, order: Order) {
     prepayExpiresAt: prepayExpiresAt(s, order.prepayIssuedAt),
     timeStart: order.timeStart || null,
     timeExpire: order.timeExpire || null,
+    /** the deadline in force (epoch ms): v3 moves time_expire into [+1 min, +90 days] and defaults it to 7 days */
+    timeExpireAt: order.timeExpireMs,
     createdAt: order.createdAt,
     transactionId: order.transactionId,
     timeEnd: order.timeEnd,
@@ -69,6 +74,7 @@ function deliveryView(d: Delivery) {
   return {
     id: d.id,
     kind: d.kind,
+    api: d.api,
     event: d.event,
     url: d.url,
     contentType: d.contentType,
@@ -88,8 +94,9 @@ async function completeRefundRoute(s: SimState, c: Context): Promise<Response> {
   const b = await readJson(c);
   const r = typeof b.outRefundNo === "string" ? s.refundsByNo.get(b.outRefundNo) : undefined;
   if (!r) throw new ControlError(404, "UNKNOWN_REFUND", `unknown outRefundNo ${JSON.stringify(b.outRefundNo)}`);
-  const status = b.status ?? "SUCCESS";
-  if (status !== "SUCCESS" && status !== "REFUNDCLOSE" && status !== "CHANGE") throw badRequest("status must be SUCCESS, REFUNDCLOSE or CHANGE");
+  // the v3 names CLOSED and ABNORMAL are the v2 REFUNDCLOSE and CHANGE
+  const status = ({ CLOSED: "REFUNDCLOSE", ABNORMAL: "CHANGE" } as Record<string, string>)[b.status as string] ?? b.status ?? "SUCCESS";
+  if (status !== "SUCCESS" && status !== "REFUNDCLOSE" && status !== "CHANGE") throw badRequest("status must be SUCCESS, REFUNDCLOSE (v3: CLOSED) or CHANGE (v3: ABNORMAL)");
   const notify = b.notify ?? "normal";
   if (notify !== "normal" && notify !== "none") throw badRequest("notify must be normal or none");
   if (r.status !== "PROCESSING" && r.status !== "CHANGE") throw new ControlError(409, "REFUND_FINAL", `refund ${r.outRefundNo} is already ${r.status}`);
@@ -109,6 +116,10 @@ async function addFaultRoute(s: SimState, c: Context): Promise<Response> {
   const fault: Fault = { fault: b.fault as FaultKind, remaining: times };
   if (typeof b.errCode === "string") fault.errCode = b.errCode;
   if (typeof b.errCodeDes === "string") fault.errCodeDes = b.errCodeDes;
+  if (b.status !== undefined) {
+    if (typeof b.status !== "number" || !Number.isInteger(b.status) || b.status < 400 || b.status > 599) throw badRequest("status must be an HTTP error status (400..599)");
+    fault.status = b.status;
+  }
   return jsonResponse({ path: b.path, faults: addFault(s, b.path, fault) });
 }
 
@@ -144,10 +155,10 @@ const ROUTES: ControlRoute[] = [
   {
     method: "GET",
     path: "/__sim/received",
-    description: "the requests received (?path= filters), newest last",
+    description: "the requests received (?path= filters: a path, or an API v3 route template), newest last",
     handle: (s, c) => {
       const p = new URL(c.req.url).searchParams.get("path");
-      return jsonResponse({ requests: p ? s.received.filter((r) => r.path === p) : s.received });
+      return jsonResponse({ requests: p ? s.received.filter((r) => r.path === p || r.route === p) : s.received });
     },
   },
   { method: "GET", path: "/__sim/orders", description: "every order with its refunds", handle: (s) => jsonResponse({ orders: [...s.orders.values()].map((o) => orderView(s, o)) }) },
@@ -198,6 +209,7 @@ const ROUTES: ControlRoute[] = [
     },
   },
   ...SHIPPING_ROUTES,
+  ...V3_CONTROL_ROUTES,
   { method: "GET", path: "/__sim/health", description: "liveness and the configured appid, mch_id and delivery mode", handle: (s) => jsonResponse({ ok: true, appId: s.options.appId, mchId: s.options.mchId, delivery: s.options.delivery }) },
 ];
 

@@ -1,5 +1,5 @@
 // The local WeChat simulator: api.weixin.qq.com (jscode2session, stable_token, the shipping-information
-// service) + api.mch.weixin.qq.com (Pay API v2),
+// service) + api.mch.weixin.qq.com (Pay API v2, and API v3 in sim/v3/),
 // and a control API under /__sim/ that plays the user (pays, completes refunds) and lets tests inspect
 // and perturb it. One core, used by `npm run sim` / `npm start` (sim/server.ts, delivery "http"), by
 // vitest (miniflare outboundService + SIM service binding, delivery "outbox") and by the e2e test.
@@ -21,6 +21,7 @@ import { SimState } from "./state.ts";
 import type { SimulatorOptions } from "./state.ts";
 import { stableToken } from "./tokens.ts";
 import { closeOrder, orderQuery, unifiedOrder } from "./trades.ts";
+import { v3Api } from "./v3/api.ts";
 import { callWxApi } from "./wxapi.ts";
 import { parseFlatXml } from "./xml.ts";
 
@@ -108,6 +109,10 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     if (path === TOKEN_PATH) return callWxApi(s, request, url, stableToken, false);
     if (isShippingPath(path)) return callWxApi(s, request, url, SHIPPING_HANDLERS[path], true);
     if (isApiPath(path)) return payApi(s, request, url, path);
+    if (path.startsWith("/v3/")) {
+      const answered = await v3Api(s, request, url);
+      if (answered) return answered;
+    }
     s.log(`${request.method} ${path} → 404 (not simulated)`);
     return new Response("404 Not Found (WeChat simulator: this path is not simulated)", { status: 404, headers: { "Content-Type": "text/plain" } });
   }

@@ -11,8 +11,8 @@ import { beijingDate, isValidDate8 } from "./time.ts";
 
 const BILL_TYPES = ["ALL", "SUCCESS", "REFUND", "RECHARGE_REFUND"];
 
-/** The bill rows of one Beijing date: payments by their payment time, refunds by their request time. */
-function billRows(s: SimState, billDate: string): { trades: BillTrade[]; refunds: BillRefund[] } {
+/** The bill rows of one Beijing date (yyyyMMdd), v2 and v3 orders alike: payments by their payment time, refunds by their request time. */
+export function billRows(s: SimState, billDate: string): { trades: BillTrade[]; refunds: BillRefund[] } {
   const trades: BillTrade[] = [];
   const refunds: BillRefund[] = [];
   for (const order of s.orders.values()) {

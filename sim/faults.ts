@@ -3,8 +3,9 @@
 // processed and then spoil or lose the reply. See sim/README.md "Faults".
 import type { Ctx } from "./replies.ts";
 import { bizFail, ctxFor, envelopeFail, jsonResponse, rid, xmlResponse } from "./replies.ts";
-import { LOGIN_PATH, TOKEN_PATH, isShippingPath } from "./paths.ts";
+import { LOGIN_PATH, TOKEN_PATH, isShippingPath, isV3Path } from "./paths.ts";
 import type { SimState } from "./state.ts";
+import { V3_FAULTS } from "./v3/faults.ts";
 
 export const FAULTS = [
   "systemerror", "http500", "html", "empty", "truncated", "doctype", "bad_sign", "return_fail", "timeout",
@@ -12,14 +13,21 @@ export const FAULTS = [
   "timeout_after", "systemerror_after", "notenough", "business", "bill_creating",
   // api.weixin.qq.com (access token, shipping): every access token expires before the call is checked
   "token_expired",
+  // API v3 only: the processed reply's signature headers spoiled (sim/v3/spoil.ts)
+  "probe", "unknown_serial", "unsigned",
 ] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
 /** The faults that make sense on the JSON APIs of api.weixin.qq.com (stable_token and shipping). */
 const JSON_API_FAULTS: readonly FaultKind[] = ["systemerror", "systemerror_after", "http500", "html", "empty", "truncated", "timeout", "timeout_after", "business", "token_expired"];
 
+/** The faults that only an API v3 route takes. */
+const V3_ONLY_FAULTS: readonly FaultKind[] = ["probe", "unknown_serial", "unsigned"];
+
 /** Why `fault` cannot be queued for `path` (null when it can). */
 export function faultRefusal(path: string, fault: FaultKind): string | null {
+  if (isV3Path(path)) return V3_FAULTS.includes(fault) ? null : `${path} takes one of ${V3_FAULTS.join(", ")}`;
+  if (V3_ONLY_FAULTS.includes(fault)) return `${fault} applies to the API v3 routes (signed JSON replies)`;
   if (isShippingPath(path)) return JSON_API_FAULTS.includes(fault) ? null : `${path} takes one of ${JSON_API_FAULTS.join(", ")}`;
   if (path === TOKEN_PATH) return JSON_API_FAULTS.includes(fault) && fault !== "token_expired" ? null : `${path} takes one of ${JSON_API_FAULTS.filter((f) => f !== "token_expired").join(", ")}`;
   return fault === "token_expired" ? "token_expired applies to the shipping paths (calls made with an access_token)" : null;
@@ -31,6 +39,8 @@ export interface Fault {
   remaining: number;
   errCode?: string;
   errCodeDes?: string;
+  /** API v3 "business" faults: the HTTP status of the error (default 400) */
+  status?: number;
 }
 
 /** Queues a fault for `path` (after those already queued); returns the path's queue. */

@@ -5,7 +5,9 @@
 //   "http"   the simulator POSTs the body itself (fetch, the delivery's Content-Type, abort after ackTimeoutMs);
 //   "outbox" a test harness takes due deliveries, delivers them, and reports the reply back.
 // Either way the same ack rule applies: for pay/refund, HTTP 200 whose body is <xml> with return_code
-// SUCCESS; for a push, HTTP 200 whose body is empty or "success".
+// SUCCESS; for a push, HTTP 200 whose body is empty or "success"; for an API v3 callback, HTTP 200 or 204
+// (https://pay.weixin.qq.com/doc/v3/merchant/4012075420). A v3 callback is signed afresh for each attempt
+// (its `prepare`), so a retry a day later still carries a current timestamp.
 import { parseFlatXml } from "./xml.ts";
 
 /** Intervals in seconds between sends: initial send + these 15 retries (= 16 sends, 24h04m span). */
@@ -23,6 +25,9 @@ export type DeliveryStatus = "pending" | "in_flight" | "acknowledged" | "gave_up
 export interface Attempt {
   n: number;
   at: number;
+  /** API v3 callbacks: the headers and body this attempt carried (signed for this attempt) */
+  headers?: Record<string, string>;
+  sentBody?: string;
   finishedAt: number | null;
   status: number | null;
   body: string | null;
@@ -33,6 +38,8 @@ export interface Attempt {
 export interface Delivery {
   id: string;
   kind: DeliveryKind;
+  /** "v3": a JSON callback, acknowledged by HTTP 200/204, signed per attempt by `prepare` */
+  api: "v2" | "v3";
   url: string;
   body: string;
   /** the Content-Type it is sent with: text/xml, or application/json for JSON pushes */
@@ -49,6 +56,10 @@ export interface Delivery {
   status: DeliveryStatus;
   nextAttemptAt: number | null;
   attempts: Attempt[];
+  /** the headers and body of attempt n (v3 callbacks); absent = `body` with the Content-Type only */
+  prepare: ((attempt: number) => { headers: Record<string, string>; body: string }) | null;
+  /** the retry intervals (seconds) of this delivery when not its kind's schedule ([] = one send only) */
+  retries: number[] | null;
 }
 
 /** The v2 acknowledgement: HTTP 200 and an <xml> body with return_code SUCCESS. Plain "SUCCESS" is not one. */
@@ -59,6 +70,11 @@ export function isAck(status: number, body: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** An API v3 callback is acknowledged by HTTP 200 or 204, whatever the body. */
+export function isV3Ack(status: number): boolean {
+  return status === 200 || status === 204;
 }
 
 /** A push is acknowledged by HTTP 200 with an empty body or "success" ("回复空串或者success即可"). */
@@ -84,6 +100,9 @@ export interface NewDelivery {
   event?: string | null;
   copy?: number;
   after?: string | null;
+  api?: "v2" | "v3";
+  prepare?: (attempt: number) => { headers: Record<string, string>; body: string };
+  retries?: number[];
 }
 
 export interface NotifierOptions {
@@ -113,6 +132,7 @@ export class Notifier {
     const del: Delivery = {
       id,
       kind: d.kind,
+      api: d.api ?? "v2",
       url: d.url,
       body: d.body,
       contentType: d.contentType ?? "text/xml",
@@ -125,6 +145,8 @@ export class Notifier {
       status: "pending",
       nextAttemptAt: this.o.now(),
       attempts: [],
+      prepare: d.prepare ?? null,
+      retries: d.retries ?? null,
     };
     this.deliveries.set(id, del);
     return del;
@@ -162,20 +184,25 @@ export class Notifier {
   }
 
   /** Outbox: hand out due deliveries (they become in flight until their result is reported). */
-  take(max = Infinity): { id: string; kind: DeliveryKind; url: string; body: string; contentType: string; event: string | null; attempt: number }[] {
+  take(max = Infinity): { id: string; kind: DeliveryKind; url: string; body: string; contentType: string; headers?: Record<string, string>; event: string | null; attempt: number }[] {
     const now = this.o.now();
     const out = [];
     for (const d of this.deliveries.values()) {
       if (out.length >= max) break;
       if (!this.isDue(d, now)) continue;
       const a = this.startAttempt(d);
-      out.push({ id: d.id, kind: d.kind, url: d.url, body: d.body, contentType: d.contentType, event: d.event, attempt: a.n });
+      out.push({ id: d.id, kind: d.kind, url: d.url, body: a.sentBody ?? d.body, contentType: d.contentType, ...(a.headers ? { headers: a.headers } : {}), event: d.event, attempt: a.n });
     }
     return out;
   }
 
   private startAttempt(d: Delivery): Attempt {
     const a: Attempt = { n: d.attempts.length + 1, at: this.o.now(), finishedAt: null, status: null, body: null, error: null, acknowledged: false };
+    if (d.prepare) {
+      const prepared = d.prepare(a.n);
+      a.headers = prepared.headers;
+      a.sentBody = prepared.body;
+    }
     d.attempts.push(a);
     d.status = "in_flight";
     d.nextAttemptAt = null;
@@ -193,12 +220,13 @@ export class Notifier {
     a.body = typeof r.body === "string" ? r.body : null;
     a.error = typeof r.error === "string" ? r.error : null;
     const policy = POLICY[d.kind];
-    a.acknowledged = a.error === null && a.status !== null && policy.ack(a.status, a.body ?? "");
+    const ack = d.api === "v3" ? isV3Ack : policy.ack;
+    a.acknowledged = a.error === null && a.status !== null && ack(a.status, a.body ?? "");
     if (a.acknowledged) {
       d.status = "acknowledged";
       d.nextAttemptAt = null;
     } else {
-      const interval = policy.retries[d.attempts.length - 1];
+      const interval = (d.retries ?? policy.retries)[d.attempts.length - 1];
       if (interval === undefined) {
         d.status = "gave_up";
         d.nextAttemptAt = null;
@@ -236,12 +264,13 @@ export class Notifier {
   }
 
   private send(d: Delivery): void {
-    this.startAttempt(d);
+    const a = this.startAttempt(d);
     const p = (async () => {
       let result: { status?: number; body?: string; error?: string };
       try {
         const signal = AbortSignal.any([this.closed.signal, AbortSignal.timeout(this.o.ackTimeoutMs)]);
-        const res = await this.o.fetch(d.url, { method: "POST", headers: { "Content-Type": d.contentType }, body: d.body, signal });
+        const headers = { "Content-Type": d.contentType, ...a.headers };
+        const res = await this.o.fetch(d.url, { method: "POST", headers, body: a.sentBody ?? d.body, signal });
         const body = await res.text();
         result = { status: res.status, body };
       } catch (e) {

@@ -7,8 +7,10 @@ export interface OutboxDelivery {
   kind: "pay" | "refund" | "push";
   url: string;
   body: string;
-  /** send it with this Content-Type: text/xml, or application/json for JSON message pushes */
+  /** send it with this Content-Type: text/xml, or application/json for JSON message pushes and API v3 callbacks */
   contentType: string;
+  /** API v3 callbacks: the Wechatpay-* signature headers to send with it (signed for this attempt) */
+  headers?: Record<string, string>;
   /** a push's Event (trade_manage_order_settlement, …); null for pay / refund notifications */
   event: string | null;
   attempt: number;
@@ -36,7 +38,8 @@ export interface DrainOptions {
 
 /**
  * Repeatedly take due deliveries, deliver them with `deliver` (which gets a ready POST Request with the
- * delivery's Content-Type) and report the replies, until none is due. Returns every attempt made.
+ * delivery's Content-Type and, for API v3 callbacks, its signature headers) and report the replies, until
+ * none is due. Returns every attempt made.
  */
 export async function drainOutbox(
   simFetch: (request: Request) => Promise<Response>,
@@ -52,7 +55,7 @@ export async function drainOutbox(
     const one = async (d: OutboxDelivery): Promise<OutboxResult> => {
       let report: { status?: number; body?: string; error?: string };
       try {
-        const res = await deliver(new Request(d.url, { method: "POST", headers: { "Content-Type": d.contentType }, body: d.body }));
+        const res = await deliver(new Request(d.url, { method: "POST", headers: { "Content-Type": d.contentType, ...d.headers }, body: d.body }));
         report = { status: res.status, body: await res.text() };
       } catch (e) {
         report = { error: String((e as Error)?.message ?? e) };

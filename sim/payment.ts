@@ -1,16 +1,20 @@
 // Playing the user: POST /__sim/pay does what wx.requestPayment and the WeChat client do — find the
 // order by the prepay_id in `package`, check the paySign, pay (or fail) — and sends the payment
-// notification, signed like WeChat's (pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=9_7).
+// notification, signed like WeChat's (pay.weixin.qq.com/wiki/doc/api/wxa/wxa_api.php?chapter=9_7), or for
+// an API v3 order its TRANSACTION.SUCCESS callback (sim/v3/callbacks.ts; a failed v3 payment has none).
 import { isSignType, paySign, randomDigits, randomNonce, sign, signEquals } from "./crypto.ts";
+import type { SignType } from "./crypto.ts";
 import { ControlError } from "./replies.ts";
 import type { Order, SimState } from "./state.ts";
 import { beijingCompact, beijingDate } from "./time.ts";
 import { paidFields, prepayExpiresAt } from "./trades.ts";
+import { enqueueTransactionCallback } from "./v3/callbacks.ts";
+import { checkV3PaySign } from "./v3/paysign.ts";
+import type { PaymentParams } from "./v3/paysign.ts";
 import { buildXml } from "./xml.ts";
 
 const NOTIFY_MODES = ["normal", "none", "duplicate", "concurrent"] as const;
 export type NotifyMode = (typeof NOTIFY_MODES)[number];
-type PaymentParams = Record<"timeStamp" | "nonceStr" | "package" | "signType" | "paySign", string>;
 
 /** The payment notification: fields in ASCII order, signed with the order's algorithm, sign_type only on request. */
 function payNotifyXml(s: SimState, order: Order, result: "SUCCESS" | "FAIL", includeSignType: boolean): string {
@@ -27,7 +31,7 @@ function payNotifyXml(s: SimState, order: Order, result: "SUCCESS" | "FAIL", inc
   };
   const sorted: Record<string, string> = {};
   for (const k of Object.keys(f).sort()) if (f[k] !== undefined) sorted[k] = f[k] as string;
-  sorted.sign = sign(sorted, s.options.apiKey, order.signType);
+  sorted.sign = sign(sorted, s.options.apiKey, order.signType as SignType); // a v2 order: MD5 or HMAC-SHA256
   return buildXml(sorted);
 }
 
@@ -90,15 +94,20 @@ export function payInWechat(s: SimState, body: Record<string, unknown>) {
   const { pay, result, notify, copies } = readPayRequest(body);
   const t = s.now();
   const order = payableOrder(s, pay, t);
-  checkPaySign(s, order, pay);
+  if (order.api === "v3") checkV3PaySign(s, order, pay);
+  else checkPaySign(s, order, pay);
   order.transactionId = "42000" + randomDigits(5) + beijingDate(t) + randomDigits(10);
   order.timeEnd = beijingCompact(t);
   order.paidAt = t;
   order.state = result === "SUCCESS" ? "SUCCESS" : "PAYERROR";
   s.byTransactionId.set(order.transactionId, order);
-  const xml = payNotifyXml(s, order, result, body.includeSignType === true);
-  const deliveryIds =
-    notify === "none" ? [] : s.notifier.enqueueCopies({ kind: "pay", url: order.notifyUrl, body: xml, outTradeNo: order.outTradeNo, outRefundNo: null }, notify, copies);
+  let deliveryIds: string[] = [];
+  if (notify !== "none" && order.api === "v3") {
+    if (result === "SUCCESS") deliveryIds = enqueueTransactionCallback(s, order, { mode: notify, copies });
+  } else if (notify !== "none") {
+    const xml = payNotifyXml(s, order, result, body.includeSignType === true);
+    deliveryIds = s.notifier.enqueueCopies({ kind: "pay", url: order.notifyUrl, body: xml, outTradeNo: order.outTradeNo, outRefundNo: null }, notify, copies);
+  }
   s.log(`pay ${order.outTradeNo} ${result} → ${order.transactionId}, ${deliveryIds.length} notification(s)`);
   return { outTradeNo: order.outTradeNo, transactionId: order.transactionId, state: order.state, deliveryIds };
 }

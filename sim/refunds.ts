@@ -8,6 +8,7 @@ import type { Ctx } from "./replies.ts";
 import type { Order, Refund, SimState } from "./state.ts";
 import { beijingDashed, beijingDate } from "./time.ts";
 import { findOrder } from "./trades.ts";
+import { enqueueRefundCallback } from "./v3/callbacks.ts";
 import { buildXml } from "./xml.ts";
 
 const REFUND_MISMATCH_DES = "订单金额或退款金额与之前请求不一致，请核实后再试";
@@ -37,25 +38,42 @@ function refundableOrder(s: SimState, ctx: Ctx): Order | Response {
   return order;
 }
 
-/** A new PROCESSING refund of `order`, or the reply refusing it (count and cumulative amount limits). */
-function newRefund(s: SimState, ctx: Ctx, order: Order, refundFee: bigint): Refund | Response {
-  if (order.refunds.length >= MAX_REFUNDS_PER_ORDER) return bizFail(s, ctx, "ERROR", "退款次数超过限制，一笔订单最多可以退款50次");
+/** Why a new refund of `refundFee` on `order` is refused (the limits shared by v2 and v3), or null. */
+export type RefundLimit = "TOO_MANY" | "FULLY_REFUNDED" | "OVER_TOTAL";
+/** The message WeChat gives for each refund limit. */
+export const REFUND_LIMIT_TEXT: Record<RefundLimit, string> = {
+  TOO_MANY: "退款次数超过限制，一笔订单最多可以退款50次",
+  FULLY_REFUNDED: "订单已全额退款",
+  OVER_TOTAL: "累计退款金额大于支付金额",
+};
+
+/** The limit a new refund of `refundFee` would break (count, already refunded, cumulative amount), or null. */
+export function refundLimit(order: Order, refundFee: bigint): RefundLimit | null {
+  if (order.refunds.length >= MAX_REFUNDS_PER_ORDER) return "TOO_MANY";
   const already = refundedFee(order);
-  if (already >= order.totalFee) return bizFail(s, ctx, "ERROR", "订单已全额退款");
-  if (BigInt(already) + refundFee > BigInt(order.totalFee)) return bizFail(s, ctx, "ERROR", "累计退款金额大于支付金额");
-  const f = ctx.fields;
+  if (already >= order.totalFee) return "FULLY_REFUNDED";
+  if (BigInt(already) + refundFee > BigInt(order.totalFee)) return "OVER_TOTAL";
+  return null;
+}
+
+/**
+ * Records a new PROCESSING refund of a paid order (the order becomes REFUND) and, with
+ * autoCompleteRefundsAfterMs, arms its completion. The caller has checked refundLimit().
+ */
+export function recordRefund(s: SimState, order: Order, req: { api: "v2" | "v3"; outRefundNo: string; refundFee: number; notifyUrl: string | undefined; reason: string }): Refund {
   const r: Refund = {
-    outRefundNo: f.out_refund_no as string,
+    api: req.api,
+    outRefundNo: req.outRefundNo,
     refundId: "503" + randomDigits(8) + beijingDate(s.now()) + randomDigits(10),
     outTradeNo: order.outTradeNo,
     transactionId: order.transactionId as string,
     totalFee: order.totalFee,
-    refundFee: Number(refundFee),
+    refundFee: req.refundFee,
     status: "PROCESSING",
     createdAt: s.now(),
     successAt: null,
-    notifyUrl: present(f, "notify_url") ? (f.notify_url as string) : (s.options.refundNotifyUrl ?? null),
-    refundDesc: f.refund_desc ?? "",
+    notifyUrl: req.notifyUrl ?? s.options.refundNotifyUrl ?? null,
+    refundDesc: req.reason,
   };
   order.refunds.push(r);
   s.refundsByNo.set(r.outRefundNo, r);
@@ -67,6 +85,20 @@ function newRefund(s: SimState, ctx: Ctx, order: Order, refundFee: bigint): Refu
     }, after);
   }
   return r;
+}
+
+/** A new PROCESSING refund of `order`, or the reply refusing it (count and cumulative amount limits). */
+function newRefund(s: SimState, ctx: Ctx, order: Order, refundFee: bigint): Refund | Response {
+  const limit = refundLimit(order, refundFee);
+  if (limit) return bizFail(s, ctx, "ERROR", REFUND_LIMIT_TEXT[limit]);
+  const f = ctx.fields;
+  return recordRefund(s, order, {
+    api: "v2",
+    outRefundNo: f.out_refund_no as string,
+    refundFee: Number(refundFee),
+    notifyUrl: present(f, "notify_url") ? (f.notify_url as string) : undefined,
+    reason: f.refund_desc ?? "",
+  });
 }
 
 /** POST /secapi/pay/refund: accepts a refund (PROCESSING); the same out_refund_no and amount → the same refund. */
@@ -160,6 +192,7 @@ export function completeRefund(s: SimState, r: Refund, status: "SUCCESS" | "REFU
   r.status = status;
   r.successAt = status === "SUCCESS" ? t : null;
   if (notify === "none") return [];
+  if (r.notifyUrl && r.api === "v3") return enqueueRefundCallback(s, r, "normal", 1);
   if (!r.notifyUrl) {
     s.log(`refund ${r.outRefundNo} ${status}: no notify_url (request had none, no refundNotifyUrl configured) → no notification`);
     return [];

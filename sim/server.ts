@@ -6,6 +6,8 @@ import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { createSimulator } from "./core.ts";
 import type { Simulator, SimulatorOptions } from "./core.ts";
+import { V3_MODES } from "./v3/trust.ts";
+import type { V3Mode, V3Options } from "./v3/trust.ts";
 
 /** The local defaults: equal to wrangler.jsonc "vars" and .dev.vars.example. Never production values. */
 export const LOCAL_DEFAULTS = {
@@ -97,7 +99,9 @@ export async function startSimServer(options: SimServerOptions = {}): Promise<Si
  * WECHAT_APPID, WECHAT_MCH_ID, WECHAT_PAY_KEY, WECHAT_APP_SECRET (falling back to LOCAL_DEFAULTS), SIM_PORT
  * (8788), SIM_TIME_SCALE (1), SIM_CLOSE_MIN_AGE_SECONDS (0 for local development; WeChat documents 300),
  * SIM_AUTO_COMPLETE_REFUNDS_MS (3000); message pushes when set: WECHAT_PUSH_TOKEN, WECHAT_PUSH_AES_KEY (safe
- * mode), SIM_PUSH_URL, SIM_PUSH_FORMAT (json | xml), SIM_AUTO_PUSH_ON_SHIPPING (1 | true).
+ * mode), SIM_PUSH_URL, SIM_PUSH_FORMAT (json | xml), SIM_AUTO_PUSH_ON_SHIPPING (1 | true); API v3 when set
+ * (else the TEST-ONLY keys of sim/v3/test-keys.ts): SIM_V3_MODE (publicKey | certificate | migrating),
+ * WECHAT_APIV3_KEY, WECHAT_MCH_SERIAL with WECHAT_MCH_PRIVATE_KEY (the simulator keeps only its public half).
  */
 export function simOptionsFromEnv(env: Record<string, string | undefined> = process.env): SimServerOptions {
   const num = (name: string, fallback: number): number => {
@@ -116,6 +120,8 @@ export function simOptionsFromEnv(env: Record<string, string | undefined> = proc
     push.pushFormat = env.SIM_PUSH_FORMAT;
   }
   if (env.SIM_AUTO_PUSH_ON_SHIPPING === "1" || env.SIM_AUTO_PUSH_ON_SHIPPING === "true") push.autoPushOnShipping = true;
+  const v3 = v3OptionsFromEnv(env);
+  if (v3) push.v3 = v3;
   return {
     port: num("SIM_PORT", 8788),
     appId: env.WECHAT_APPID || LOCAL_DEFAULTS.appId,
@@ -129,9 +135,25 @@ export function simOptionsFromEnv(env: Record<string, string | undefined> = proc
   };
 }
 
+/** The API v3 options the environment sets (null when it sets none). */
+function v3OptionsFromEnv(env: Record<string, string | undefined>): V3Options | null {
+  const v3: V3Options = {};
+  if (env.SIM_V3_MODE) {
+    if (!(V3_MODES as readonly string[]).includes(env.SIM_V3_MODE)) throw new Error(`SIM_V3_MODE must be one of ${V3_MODES.join(", ")}, got ${JSON.stringify(env.SIM_V3_MODE)}`);
+    v3.mode = env.SIM_V3_MODE as V3Mode;
+  }
+  if (env.WECHAT_APIV3_KEY) v3.apiV3Key = env.WECHAT_APIV3_KEY;
+  if (env.WECHAT_MCH_PRIVATE_KEY || env.WECHAT_MCH_SERIAL) {
+    if (!env.WECHAT_MCH_PRIVATE_KEY || !env.WECHAT_MCH_SERIAL) throw new Error("WECHAT_MCH_PRIVATE_KEY and WECHAT_MCH_SERIAL go together");
+    v3.merchantPublicKey = env.WECHAT_MCH_PRIVATE_KEY;
+    v3.merchantSerialNo = env.WECHAT_MCH_SERIAL;
+  }
+  return Object.keys(v3).length ? v3 : null;
+}
+
 async function main() {
   const server = await startSimServer(simOptionsFromEnv());
-  console.log(`[sim] WeChat simulator listening on ${server.url} (jscode2session, stable_token, shipping + Pay API v2; control API under ${server.url}/__sim/)`);
+  console.log(`[sim] WeChat simulator listening on ${server.url} (jscode2session, stable_token, shipping + Pay API v2 and v3; control API under ${server.url}/__sim/)`);
   const stop = () => {
     void server.close().then(() => process.exit(0));
   };

@@ -7,6 +7,8 @@ import type { Fault } from "./faults.ts";
 import { Notifier } from "./notifier.ts";
 import { isEncodingAesKey } from "./pushcrypto.ts";
 import { TokenStore } from "./tokens.ts";
+import { V3State } from "./v3/trust.ts";
+import type { V3Options } from "./v3/trust.ts";
 
 export interface SimulatorOptions {
   appId: string;
@@ -53,6 +55,8 @@ export interface SimulatorOptions {
   originalId?: string;
   /** send the shipping-time trade_manage_order_settlement push when an upload completes shipping. Default false */
   autoPushOnShipping?: boolean;
+  /** WeChat Pay API v3: merchant certificate, APIv3 key, WeChat Pay's keys and the trust mode (sim/v3/trust.ts). Default: the TEST-ONLY keys */
+  v3?: V3Options;
 }
 
 /** The message push configuration in force (options, changed by POST /__sim/push until a reset). */
@@ -71,12 +75,15 @@ export type TradeState = "NOTPAY" | "SUCCESS" | "REFUND" | "CLOSED" | "PAYERROR"
 export type RefundStatus = "PROCESSING" | "SUCCESS" | "REFUNDCLOSE" | "CHANGE";
 
 export interface Order {
+  /** the Pay API that placed it: "v2" (XML /pay/unifiedorder) or "v3" (JSON /v3/pay/transactions/jsapi) */
+  api: "v2" | "v3";
   appId: string;
   mchId: string;
   outTradeNo: string;
-  /** the re-entry comparison key of the unifiedorder request that created it (sim/trades.ts) */
+  /** the re-entry comparison key of the request that created it (sim/trades.ts, sim/v3/transactions.ts) */
   paramsKey: string;
-  signType: SignType;
+  /** the v2 request's sign type; "RSA" for v3 orders (their paySign is RSA) */
+  signType: SignType | "RSA";
   totalFee: number;
   body: string;
   attach: string;
@@ -132,6 +139,8 @@ export interface Shipment {
 }
 
 export interface Refund {
+  /** the Pay API that requested it: its notification and views follow that API */
+  api: "v2" | "v3";
   outRefundNo: string;
   refundId: string;
   outTradeNo: string;
@@ -153,6 +162,9 @@ export interface Received {
   fields: Record<string, string> | null;
   raw: string;
   at: number;
+  /** API v3 calls: the route template (e.g. /v3/pay/transactions/out-trade-no/{out_trade_no}) and the request headers */
+  route?: string;
+  headers?: Record<string, string>;
 }
 
 const MAX_RECEIVED = 2000;
@@ -181,6 +193,8 @@ export class SimState {
   tradeManaged = true;
   confirmationCompleted = true;
   push: PushConfig;
+  /** the API v3 keys, trust mode and bill tokens */
+  readonly v3: V3State;
   received: Received[] = [];
   /** added by POST /__sim/clock */
   offsetMs = 0;
@@ -201,6 +215,7 @@ export class SimState {
     if (this.options.apiKey.length !== 32) throw new Error("apiKey must be the 32-character API v2 key");
     if (this.options.pushAesKey !== undefined && !isEncodingAesKey(this.options.pushAesKey)) throw new Error("pushAesKey must be a 43-character EncodingAESKey");
     this.push = this.configuredPush();
+    this.v3 = new V3State(this.options.v3);
     this.baseNow = this.options.now ?? Date.now;
     this.log = this.options.log ?? (() => {});
     const fetcher = this.options.fetch ?? ((...a: Parameters<typeof fetch>) => globalThis.fetch(...a));
@@ -228,6 +243,15 @@ export class SimState {
   /** The simulator clock (epoch ms): the configured clock plus the /__sim/clock offset. */
   now(): number {
     return this.baseNow() + this.offsetMs;
+  }
+
+  /**
+   * The configured clock without the /__sim/clock offset: API v3 signature timestamps (checked and sent)
+   * follow it, because the merchant's clock does not move with the offset — advancing the simulated
+   * clock to make retries due must not make every signature look 5 minutes stale.
+   */
+  wallClock(): number {
+    return this.baseNow();
   }
 
   /** The deterministic openid of `user` under `appId`, remembered so unifiedorder can check the pair. */
@@ -275,6 +299,7 @@ export class SimState {
     this.tradeManaged = true;
     this.confirmationCompleted = true;
     this.push = this.configuredPush();
+    this.v3.reset();
     this.releaseHangsAndTimers();
     this.notifier.reset();
     this.offsetMs = 0;

@@ -48,3 +48,25 @@ export function parseBeijingCompact(s: string): number | null {
 export function isValidDate8(s: string): boolean {
   return /^\d{8}$/.test(s) && parseBeijingCompact(s + "000000") !== null;
 }
+
+/** yyyy-MM-ddTHH:mm:ss+08:00 (RFC 3339 in Beijing time, as API v3 writes success_time, create_time, …). */
+export function beijingRfc3339(ms: number): string {
+  const t = parts(ms);
+  return `${t.y}-${t.mo}-${t.d}T${t.h}:${t.mi}:${t.s}+08:00`;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Parse an RFC 3339 date-time with any offset (API v3 time_expire) to epoch ms; null when malformed or not a real time. */
+export function parseRfc3339(s: string): number | null {
+  const m = RFC3339.exec(s);
+  if (!m) return null;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const utc = Date.UTC(y, mo - 1, d, h, mi, se);
+  const back = new Date(utc);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) return null;
+  const fraction = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  const zone = m[8] as string;
+  const offsetMin = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  return utc + fraction - offsetMin * 60_000;
+}

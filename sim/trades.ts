@@ -27,7 +27,8 @@ function reentryKey(f: Record<string, string>): string {
     .join("&");
 }
 
-function issuePrepay(s: SimState, order: Order): void {
+/** Gives `order` a fresh prepay_id (valid prepayValiditySeconds) and remembers it for wx.requestPayment. */
+export function issuePrepay(s: SimState, order: Order): void {
   const t = s.now();
   order.prepayId = "wx" + beijingCompact(t) + randomHex(10);
   order.prepayIssuedAt = t;
@@ -39,8 +40,8 @@ export function prepayExpiresAt(s: SimState, issuedAt: number): number {
   return issuedAt + s.options.prepayValiditySeconds * 1000;
 }
 
-/** notify_url must be an absolute http(s) URL without a query. */
-function isNotifyUrl(v: string): boolean {
+/** notify_url must be an absolute http(s) URL without a query (http too: local development). */
+export function isNotifyUrl(v: string): boolean {
   try {
     const u = new URL(v);
     return (u.protocol === "https:" || u.protocol === "http:") && u.search === "" && v.indexOf("?") < 0;
@@ -89,6 +90,7 @@ export function unifiedOrder(s: SimState, ctx: Ctx): Response {
   let order = s.orders.get(f.out_trade_no as string);
   if (!order) {
     order = {
+      api: "v2",
       appId: f.appid as string,
       mchId: f.mch_id as string,
       outTradeNo: f.out_trade_no as string,

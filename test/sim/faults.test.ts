@@ -183,6 +183,8 @@ describe("other control endpoints", () => {
       "GET /__sim/push", "GET /__sim/shipping/:transactionId", "GET /__sim/shipping/settings", "GET /__sim/tokens", "POST /__sim/push",
       "POST /__sim/shipping/confirm", "POST /__sim/shipping/notify-shipped", "POST /__sim/shipping/remind", "POST /__sim/shipping/settings",
       "POST /__sim/shipping/settle", "POST /__sim/tokens/expire",
+      // API v3 (sim/v3/control.ts)
+      "GET /__sim/v3", "POST /__sim/v3/mode", "POST /__sim/v3/notify",
     ].sort());
     for (const e of endpoints) expect(e.description, e.path).toMatch(/^\S.{8,}/);
     for (const e of endpoints) {
