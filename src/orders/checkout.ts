@@ -16,6 +16,7 @@ import { truncateUtf8 } from "../wechatpay/text";
 import { beijingTimestamp } from "../wechatpay/time";
 import type { Deps } from "./deps";
 import { ensurePayment } from "./prepay";
+import { v3NotifyUrl } from "./v3/notify-url";
 
 /** WeChat's `body` limit (String(127)); we count UTF-8 bytes, the strict reading. */
 const BODY_MAX_BYTES = 127;
@@ -70,6 +71,7 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
   }
 
   const outTradeNo = newOutTradeNo(now);
+  const api = deps.config.payApi;
   const expiresAt = new Date(now.getTime() + deps.config.orderTtlMinutes * 60_000);
   try {
     await insertOrder(deps.db, {
@@ -80,8 +82,9 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
       description: describe(lines),
       attach: input.attach,
       signType: deps.config.signType,
+      api,
       clientIp: input.clientIp,
-      notifyUrl: deps.config.notifyUrl ?? `${input.origin}/wechat/pay/notify`,
+      notifyUrl: api === "v3" ? v3NotifyUrl(deps.config, input.origin, "pay") : (deps.config.notifyUrl ?? `${input.origin}/wechat/pay/notify`),
       timeStart: beijingTimestamp(now),
       timeExpire: beijingTimestamp(expiresAt),
       createdAt: now.getTime(),

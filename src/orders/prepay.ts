@@ -10,7 +10,7 @@ import { getOrder, savePrepayId, type OrderRow } from "../store/orders";
 import type { PayCallResult } from "../wechatpay/client";
 import { buildRequestPayment, type RequestPayment } from "../wechatpay/payment";
 import type { Fields } from "../wechatpay/sign";
-import type { Deps } from "./deps";
+import { v2KeyMissing, type Deps } from "./deps";
 import { applyTradeReport } from "./transition";
 
 /** WeChat keeps a prepay_id for 2 h; stop reusing it a little before, so the user never gets an expired one. */
@@ -44,6 +44,8 @@ export async function ensurePayment(deps: Deps, order: OrderRow): Promise<Reques
   const now = deps.now().getTime();
   if (order.status !== "NOTPAY") throw new OrderNotPayableError(`order is ${order.status}`);
   if (order.expires_at <= now) throw new OrderNotPayableError("order has expired; place a new one");
+  const key = deps.config.payKey;
+  if (key === null) throw v2KeyMissing();
 
   let prepayId = order.prepay_id;
   if (!prepayId || order.prepay_at === null || now - order.prepay_at >= PREPAY_REUSE_MS) {
@@ -53,7 +55,7 @@ export async function ensurePayment(deps: Deps, order: OrderRow): Promise<Reques
   return buildRequestPayment({
     appId: deps.config.appId,
     prepayId,
-    key: deps.config.payKey,
+    key,
     signType: order.sign_type,
     now: deps.now(),
   });
