@@ -37,4 +37,9 @@ declare module "node:crypto" {
     getAuthTag(): Uint8Array;
   }
   export function createCipheriv(algorithm: "aes-256-gcm", key: Uint8Array, iv: Uint8Array): GcmCipher;
+  // A PKCS#1 copy of a test key (the form /health must explain how to convert).
+  interface KeyObject {
+    export(options: { type: "pkcs1"; format: "pem" }): string;
+  }
+  export function createPrivateKey(pem: string): KeyObject;
 }

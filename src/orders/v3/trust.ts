@@ -98,8 +98,9 @@ export class V3Trust {
       if (cached.has(serial)) return cached;
       if (!(await this.#download())) return null;
       const refreshed = await this.store();
-      if (!refreshed.has(serial)) logEvent("v3_unknown_serial", { serial, mode: "certificate" });
-      return refreshed;
+      if (refreshed.has(serial)) return refreshed;
+      logEvent("v3_unknown_serial", { serial, mode: "certificate" });
+      return null;
     } catch (error) {
       logEvent("v3_trust_refresh_failed", { serial, error: error instanceof Error ? error.name : "unknown" });
       return null;
