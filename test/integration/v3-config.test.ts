@@ -16,6 +16,8 @@ const health = async (vars: Record<string, unknown>) => {
 const problemsOf = async (vars: Record<string, unknown>) => (await health(vars)).body.problems ?? [];
 
 beforeAll(async () => {
+  // The simulator is shared by every file: start from a clean one (no other file's pending notifications).
+  await sim("POST", "/reset");
   await setSimMode("publicKey");
   await putProduct("v3cfg-item", "Config item", 300);
 });
