@@ -33,6 +33,15 @@ const TEST_VARS = {
   // ADMIN_TOKEN bearer keeps working alongside.
   ACCESS_TEAM_DOMAIN: `team${ACCESS_TEST_SUFFIX}/`,
   ACCESS_AUD: "5e1f0c8a3b7d4e2f9a6c1b0d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f",
+  // WeChat Pay API v2 here; the v3 tests run the Worker with v3 settings of their own
+  // (test/integration/v3-harness.ts), so the v3 variables are pinned unset.
+  WECHAT_PAY_API: "v2",
+  WECHAT_APIV3_KEY: "",
+  WECHAT_MCH_PRIVATE_KEY: "",
+  WECHAT_MCH_SERIAL: "",
+  WECHAT_PAY_PUBLIC_KEY_ID: "",
+  WECHAT_PAY_PUBLIC_KEY: "",
+  WECHAT_PAY_PLATFORM_CERT: "",
 };
 
 // Each time the plugin reads wrangler.jsonc (once per test file), wrangler looks for the required

@@ -12,6 +12,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { loadConfig } from "./config";
 import { ApiError } from "./errors";
 import { logEvent, logUnhandledError } from "./log";
+import { openOrderProblems } from "./orders/api-health";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { requireConfig } from "./routes/config-guard";
@@ -43,7 +44,7 @@ let selfTest: Promise<string[]> | undefined;
 
 app.get("/health", async (c) => {
   const result = loadConfig(c.env);
-  const problems = result.ok ? [] : [...result.problems];
+  const problems = result.ok ? await openOrderProblems(c.env.DB, result.config) : [...result.problems];
   selfTest ??= signingSelfTest();
   for (const algorithm of await selfTest) problems.push(`signing self-test failed for ${algorithm}`);
   if (problems.length > 0) return c.json({ ok: false, problems }, 503);

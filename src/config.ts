@@ -4,14 +4,22 @@
  * (worker-configuration.d.ts). The variable names are part of the deployment contract (README,
  * "Configuration").
  */
+import { payApiOf, v3ConfigOf, v3ExampleProblems, type PayApi, type V3Config } from "./config-v3";
 import type { SignType } from "./wechatpay/sign";
+
+export type { PayApi, V3Config } from "./config-v3";
 
 /** The validated configuration every service works from. */
 export interface Config {
   appId: string;
   mchId: string;
   appSecret: string;
-  payKey: string;
+  /**
+   * WECHAT_PAY_KEY, the API v2 key. Null only when new orders use v3 and no v2 key is set: then
+   * every v2 operation (on orders placed under v2) fails with a clear error, and /health says so
+   * while any such order is still open.
+   */
+  payKey: string | null;
   /** Keys still accepted when verifying (key rotation); never used to sign. */
   previousPayKeys: string[];
   signType: SignType;
@@ -32,6 +40,10 @@ export interface Config {
   push: { token: string | null; aesKey: string | null };
   /** Cloudflare Access in front of /admin (null: only the ADMIN_TOKEN bearer is accepted). */
   access: AccessConfig | null;
+  /** WECHAT_PAY_API: the API new orders are placed with (an order keeps its own; orders.api). */
+  payApi: PayApi;
+  /** The WeChat Pay API v3 credentials whenever they are set (whatever payApi says), else null. */
+  v3: V3Config | null;
 }
 
 /** ACCESS_TEAM_DOMAIN and ACCESS_AUD, both set: /admin also accepts a Cloudflare Access token. */
@@ -96,7 +108,9 @@ function buildConfig(env: Env): ConfigResult {
   const appId = required("WECHAT_APPID");
   const mchId = required("WECHAT_MCH_ID");
   const appSecret = required("WECHAT_APP_SECRET");
-  const payKey = required("WECHAT_PAY_KEY");
+  const payApi = payApiOf(env, problems);
+  // A merchant on v3 may hold no v2 key at all (new merchants get only v3 credentials).
+  const payKey = payApi === "v3" && !env.WECHAT_PAY_KEY ? null : required("WECHAT_PAY_KEY");
   if (payKey && payKey.length !== 32) problems.push("WECHAT_PAY_KEY must be exactly 32 characters");
   const previousPayKeys = (env.WECHAT_PAY_KEY_PREVIOUS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
   if (previousPayKeys.some((k) => k.length !== 32)) problems.push("WECHAT_PAY_KEY_PREVIOUS must be 32-character keys");
@@ -110,9 +124,11 @@ function buildConfig(env: Env): ConfigResult {
   const payBase = baseUrl("WECHAT_PAY_BASE", env.WECHAT_PAY_BASE || "https://api.mch.weixin.qq.com", problems);
   const isWechatProduction = payBase !== "" && WECHAT_PAY_HOSTS.has(new URL(payBase).hostname);
   if (isWechatProduction && !payBase.startsWith("https://")) problems.push("WECHAT_PAY_BASE must use https for WeChat's host");
-  if (isWechatProduction && !env.WXPAY_CERT) {
+  // v2 refunds need the merchant certificate (mTLS); v3 needs none.
+  if (isWechatProduction && payKey !== null && !env.WXPAY_CERT) {
     problems.push("WXPAY_CERT binding is required when WECHAT_PAY_BASE is WeChat's production host");
   }
+  const v3 = v3ConfigOf(env, payApi, payKey === null ? previousPayKeys : [payKey, ...previousPayKeys], problems);
 
   const notifyUrl = optionalNotifyUrl("WECHAT_NOTIFY_URL", env.WECHAT_NOTIFY_URL, isWechatProduction, problems);
   const refundNotifyUrl = optionalNotifyUrl("WECHAT_REFUND_NOTIFY_URL", env.WECHAT_REFUND_NOTIFY_URL, isWechatProduction, problems);
@@ -129,12 +145,13 @@ function buildConfig(env: Env): ConfigResult {
 
   if (isWechatProduction) {
     // Real money: refuse the well-known values of the docs and of .dev.vars.example.
-    if (PUBLIC_EXAMPLE_VALUES.has(payKey)) problems.push("WECHAT_PAY_KEY is a public example key");
+    if (payKey !== null && PUBLIC_EXAMPLE_VALUES.has(payKey)) problems.push("WECHAT_PAY_KEY is a public example key");
     if (PUBLIC_EXAMPLE_VALUES.has(sessionSecret)) problems.push("SESSION_SECRET is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(adminToken)) problems.push("ADMIN_TOKEN is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(env.MERCHANT_WEBHOOK_SECRET ?? "")) problems.push("MERCHANT_WEBHOOK_SECRET is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(env.WECHAT_PUSH_TOKEN ?? "")) problems.push("WECHAT_PUSH_TOKEN is the example value");
     if (PUBLIC_EXAMPLE_VALUES.has(env.WECHAT_PUSH_AES_KEY ?? "")) problems.push("WECHAT_PUSH_AES_KEY is the example value");
+    if (v3) v3ExampleProblems(v3, problems);
   }
   if (!env.LOGIN_LIMITER) problems.push("LOGIN_LIMITER rate-limit binding is missing");
   if (!env.ORDER_LIMITER) problems.push("ORDER_LIMITER rate-limit binding is missing");
@@ -157,7 +174,7 @@ function buildConfig(env: Env): ConfigResult {
     config: {
       appId, mchId, appSecret, payKey, previousPayKeys, signType, notifyUrl, refundNotifyUrl,
       apiBase, payBase, sessionSecret, adminToken, orderTtlMinutes, reconcileDelaySeconds, isWechatProduction, webhook,
-      push: { token: pushToken, aesKey: pushAesKey }, access,
+      push: { token: pushToken, aesKey: pushAesKey }, access, payApi, v3,
     },
   };
 }

@@ -18,6 +18,12 @@ export interface NotifyReply {
 export const refuse = (outcome: string, message = "invalid request"): NotifyReply => ({ status: 400, xml: failXml(message), outcome });
 
 /**
+ * 500 FAIL: a v2 callback while no WECHAT_PAY_KEY is set (possible under v3). It cannot be verified
+ * now; WeChat retries, and the key may be set meanwhile (GET /health names the problem).
+ */
+export const noV2Key = (): NotifyReply => ({ status: 500, xml: failXml("service unavailable"), outcome: "no_v2_key" });
+
+/**
  * Reads a callback body with the hardened reader and checks the envelope: `return_code`, and our
  * appid/mch_id when `checkMerchant` (the payment notify checks them itself, after the signature).
  * Returns the fields, or the refusal to send.

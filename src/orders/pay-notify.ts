@@ -12,11 +12,12 @@ import { MoneyError, parseFen } from "../wechatpay/money";
 import { verifySign, type Fields } from "../wechatpay/sign";
 import { ACK_XML, failXml } from "../wechatpay/xml";
 import type { Deps } from "./deps";
-import { isOurMerchant, isReply, readCallback, refuse, type NotifyReply } from "./notify-reply";
+import { isOurMerchant, isReply, noV2Key, readCallback, refuse, type NotifyReply } from "./notify-reply";
 import { applyTradeReport } from "./transition";
 
 export async function handlePayNotify(deps: Deps, body: ArrayBuffer): Promise<NotifyReply> {
   // Signature before merchant: nothing of an unverified message is trusted, not even its appid.
+  if (deps.config.payKey === null) return noV2Key();
   const fields = readCallback(body, deps.config, false);
   if (isReply(fields)) return fields;
   if (!(await verifyForOrder(deps, fields))) return refuse("bad_signature", "invalid signature");
@@ -67,7 +68,7 @@ export async function handlePayNotify(deps: Deps, body: ArrayBuffer): Promise<No
  */
 async function verifyForOrder(deps: Deps, fields: Fields): Promise<boolean> {
   const { config } = deps;
-  const keys = [config.payKey, ...config.previousPayKeys];
+  const keys = [config.payKey ?? "", ...config.previousPayKeys];
   if (await verifySign(fields, keys, config.signType)) return true;
   const outTradeNo = fields.out_trade_no ?? "";
   if (!isValidOutTradeNo(outTradeNo)) return false;

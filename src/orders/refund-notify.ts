@@ -19,12 +19,13 @@ import type { RefundRow } from "../store/refunds";
 import type { Fields } from "../wechatpay/sign";
 import { ACK_XML, failXml } from "../wechatpay/xml";
 import type { Deps } from "./deps";
-import { isReply, readCallback, refuse, type NotifyReply } from "./notify-reply";
+import { isReply, noV2Key, readCallback, refuse, type NotifyReply } from "./notify-reply";
 import { queryRefund } from "./refund-query";
 import { applyRefundReport, type RefundReport } from "./refund-transition";
 
 export async function handleRefundNotify(deps: Deps, body: ArrayBuffer): Promise<NotifyReply> {
   const { config } = deps;
+  if (config.payKey === null) return noV2Key();
   const outer = readCallback(body, config, true);
   if (isReply(outer)) return outer;
   if (!outer.req_info) return refuse("missing_req_info");

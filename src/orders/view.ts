@@ -21,6 +21,8 @@ export function orderJson(row: OrderRow, items: readonly OrderItemRow[]) {
     transactionId: row.transaction_id,
     refundedFee: row.refunded_fee,
     settledAt: iso(row.settled_at ?? null),
+    /** The WeChat Pay API the order was placed with (events written before migration 0007 carry none: v2). */
+    api: row.api ?? "v2",
   };
 }
 

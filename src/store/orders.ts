@@ -1,4 +1,5 @@
 /** D1 statements for `orders` and `order_items`. One function per statement (or per atomic batch). */
+import type { PayApi } from "../config";
 import { allInChunks, groupByOrder } from "./in-chunks";
 
 export type OrderStatus = "NOTPAY" | "PAID" | "CLOSED" | "PAYERROR" | "REFUNDED";
@@ -27,6 +28,8 @@ export interface OrderRow {
   updated_at: number;
   /** When WeChat settled the payment to the merchant (settlement message push), or null. */
   settled_at: number | null;
+  /** The WeChat Pay API the order was placed with; everything about it keeps using that one. */
+  api: PayApi;
 }
 
 export interface OrderItemRow {
@@ -50,6 +53,7 @@ export interface NewOrder {
   description: string;
   attach: string | null;
   signType: "MD5" | "HMAC-SHA256";
+  api: PayApi;
   clientIp: string;
   notifyUrl: string;
   timeStart: string;
@@ -70,13 +74,13 @@ export async function insertOrder(db: D1Database, order: NewOrder): Promise<void
     db
       .prepare(
         `INSERT INTO orders (out_trade_no, user_id, openid, status, total_fee, description, attach, sign_type,
-           client_ip, notify_url, time_start, time_expire, created_at, expires_at, updated_at)
-         VALUES (?1, ?2, ?3, 'NOTPAY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?12)`,
+           client_ip, notify_url, time_start, time_expire, created_at, expires_at, updated_at, api)
+         VALUES (?1, ?2, ?3, 'NOTPAY', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?12, ?14)`,
       )
       .bind(
         order.outTradeNo, order.userId, order.openid, order.totalFee, order.description, order.attach,
         order.signType, order.clientIp, order.notifyUrl, order.timeStart, order.timeExpire, order.createdAt,
-        order.expiresAt,
+        order.expiresAt, order.api,
       ),
     ...order.items.map((item, line) =>
       db

@@ -52,9 +52,10 @@ describe("GET /admin/orders", () => {
     expect([...times].sort((a, b) => b - a)).toEqual(times);
     const paid = listed.find((o) => o.outTradeNo === created.PAID![1]);
     expect(Object.keys(paid).sort()).toEqual(
-      ["attach", "createdAt", "description", "expiresAt", "items", "outTradeNo", "paidAt", "refundedFee", "settledAt", "status", "totalFee", "transactionId"].sort(),
+      ["api", "attach", "createdAt", "description", "expiresAt", "items", "outTradeNo", "paidAt", "refundedFee", "settledAt", "status", "totalFee", "transactionId"].sort(),
     );
-    expect(paid).toMatchObject({ status: "PAID", totalFee: 200, items: [{ sku: "adm-item", name: "Admin item", quantity: 2, priceFen: 100 }], refundedFee: 0 });
+    expect(Object.keys(paid).at(-1)).toBe("api");
+    expect(paid).toMatchObject({ api: "v2", status: "PAID", totalFee: 200, items: [{ sku: "adm-item", name: "Admin item", quantity: 2, priceFen: 100 }], refundedFee: 0 });
     expect(paid.transactionId).toMatch(/^4200\d{24}$/);
   });
 
