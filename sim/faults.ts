@@ -5,7 +5,7 @@ import type { Ctx } from "./replies.ts";
 import { bizFail, ctxFor, envelopeFail, jsonResponse, rid, xmlResponse } from "./replies.ts";
 import { LOGIN_PATH, TOKEN_PATH, isShippingPath, isV3Path } from "./paths.ts";
 import type { SimState } from "./state.ts";
-import { V3_FAULTS } from "./v3/faults.ts";
+import { HEADER_SPOILS } from "./v3/spoil.ts";
 
 export const FAULTS = [
   "systemerror", "http500", "html", "empty", "truncated", "doctype", "bad_sign", "return_fail", "timeout",
@@ -23,6 +23,12 @@ const JSON_API_FAULTS: readonly FaultKind[] = ["systemerror", "systemerror_after
 
 /** The faults that only an API v3 route takes. */
 const V3_ONLY_FAULTS: readonly FaultKind[] = ["probe", "unknown_serial", "unsigned"];
+
+/** The faults an API v3 route takes (v2's XML-only faults and token_expired are refused there). */
+export const V3_FAULTS: readonly FaultKind[] = [
+  "systemerror", "systemerror_after", "http500", "html", "empty", "truncated", "timeout", "timeout_after", "notenough", "business", "bill_creating",
+  ...HEADER_SPOILS,
+];
 
 /** Why `fault` cannot be queued for `path` (null when it can). */
 export function faultRefusal(path: string, fault: FaultKind): string | null {
@@ -78,10 +84,12 @@ export function hang(s: SimState, signal: AbortSignal | null): Promise<Response>
   });
 }
 
-/** The answer of a fault that replaces processing, or null when the request is processed first. */
-export function immediateFault(s: SimState, fault: Fault, path: string, fields: Record<string, string> | null): Response | null {
-  const ctx: Ctx = ctxFor(path, fields);
-  switch (fault.fault) {
+/**
+ * The transport-level faults every API answers alike: http500 (a plain 500), html (a gateway's 200 HTML
+ * page), empty (200 with no body, of the API's content type). Null for any other fault.
+ */
+export function transportFault(fault: FaultKind, contentType: string): Response | null {
+  switch (fault) {
     case "http500":
       return new Response("Internal Server Error", { status: 500, headers: { "Content-Type": "text/plain" } });
     case "html":
@@ -90,7 +98,20 @@ export function immediateFault(s: SimState, fault: Fault, path: string, fields: 
         headers: { "Content-Type": "text/html" },
       });
     case "empty":
-      return new Response("", { status: 200, headers: { "Content-Type": "text/xml" } });
+      return new Response("", { status: 200, headers: { "Content-Type": contentType } });
+    default:
+      return null;
+  }
+}
+
+/** The answer of a fault that replaces processing, or null when the request is processed first. */
+export function immediateFault(s: SimState, fault: Fault, path: string, fields: Record<string, string> | null): Response | null {
+  const ctx: Ctx = ctxFor(path, fields);
+  switch (fault.fault) {
+    case "http500":
+    case "html":
+    case "empty":
+      return transportFault(fault.fault, "text/xml");
     case "doctype":
       return xmlResponse(`<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><return_code>&xxe;</return_code></xml>`);
     case "return_fail":

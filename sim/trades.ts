@@ -35,6 +35,25 @@ export function issuePrepay(s: SimState, order: Order): void {
   s.prepays.set(order.prepayId, { outTradeNo: order.outTradeNo, issuedAt: t });
 }
 
+/** What a new order is placed with; the rest starts unpaid (NOTPAY, no transaction, no refunds). */
+export type OrderRequest = Pick<
+  Order,
+  "api" | "appId" | "mchId" | "outTradeNo" | "paramsKey" | "signType" | "totalFee" | "body" | "attach" | "deviceInfo" | "openid" | "tradeType" | "notifyUrl" | "timeStart" | "timeExpire" | "timeExpireMs"
+>;
+
+/** A new NOTPAY order created at `createdAt`, not yet stored. */
+export function newOrder(r: OrderRequest, createdAt: number): Order {
+  return { ...r, createdAt, prepayId: "", prepayIssuedAt: 0, state: "NOTPAY", transactionId: null, timeEnd: null, paidAt: null, closedAt: null, bankType: "OTHERS", refunds: [] };
+}
+
+/** Places a new order (v2 or v3): stored in the one order table, with its first prepay_id. */
+export function placeOrder(s: SimState, createdAt: number, r: OrderRequest): Order {
+  const order = newOrder(r, createdAt);
+  s.orders.set(order.outTradeNo, order);
+  issuePrepay(s, order);
+  return order;
+}
+
 /** When a prepay_id issued at `issuedAt` stops being valid (epoch ms). */
 export function prepayExpiresAt(s: SimState, issuedAt: number): number {
   return issuedAt + s.options.prepayValiditySeconds * 1000;
@@ -89,7 +108,7 @@ export function unifiedOrder(s: SimState, ctx: Ctx): Response {
   const f = ctx.fields;
   let order = s.orders.get(f.out_trade_no as string);
   if (!order) {
-    order = {
+    order = placeOrder(s, t, {
       api: "v2",
       appId: f.appid as string,
       mchId: f.mch_id as string,
@@ -106,19 +125,7 @@ export function unifiedOrder(s: SimState, ctx: Ctx): Response {
       timeStart: f.time_start ?? "",
       timeExpire: f.time_expire ?? "",
       timeExpireMs: present(f, "time_expire") ? parseBeijingCompact(f.time_expire as string) : null,
-      createdAt: t,
-      prepayId: "",
-      prepayIssuedAt: 0,
-      state: "NOTPAY",
-      transactionId: null,
-      timeEnd: null,
-      paidAt: null,
-      closedAt: null,
-      bankType: "OTHERS",
-      refunds: [],
-    };
-    s.orders.set(order.outTradeNo, order);
-    issuePrepay(s, order);
+    });
   } else if (t >= prepayExpiresAt(s, order.prepayIssuedAt)) {
     issuePrepay(s, order); // identical re-entry after the prepay_id expired: a fresh one
   }

@@ -28,17 +28,25 @@ export default {
       return;
     }
     const deps = buildDeps(env, config.config);
-    // One invocation's budget (50 D1 queries and 50 subrequests on the free plan): the reconciliation
-    // job takes at most DEFAULT_RECONCILE_LIMITS; re-sending lost Queue work (2 queries, 1-2 sends)
+    // One invocation's budget (50 D1 queries and 50 subrequests on the free plan): the v3 certificate
+    // refresh at most 1 subrequest (2 if the run outlasts the 60 s download throttle; KV, not D1), the
+    // reconciliation job at most DEFAULT_RECONCILE_LIMITS; re-sending lost Queue work (2 queries, 1-2 sends)
     // comes next, so a busy day never starves it; shipment retries get what is left.
+    // Platform certificates first (certificate or migrating mode; at most one download, cached in KV),
+    // so the replies the reconciliation verifies find their keys.
+    const v3Trust = config.config.v3 ? deps.v3Trust() : null;
+    if (v3Trust) logEvent("v3_certificates_refresh", { outcome: await v3Trust.refreshIfStale().catch(() => "failed" as const) });
     const summary = await runReconciliation(deps);
+    // /v3/certificates downloads (the refresh above, or one for an unknown serial during the run) are subrequests too.
+    const trustDownloads = v3Trust?.downloads ?? 0;
     try {
       if (config.config.webhook.url && env.EVENTS_QUEUE) {
         const resent = await resendOverdueEvents(deps.db, env.EVENTS_QUEUE, deps.now().getTime());
         if (resent > 0) logEvent("merchant_events_resent", { count: resent });
       }
       const room = Math.floor((FREE_PLAN_D1_QUERIES - summary.d1Queries - OUTBOX_QUERIES) / SHIPMENT_RETRY_COST.d1);
-      await retryDueShipments(deps, Math.max(0, Math.min(room, Math.floor((FREE_PLAN_SUBREQUESTS - summary.wechatCalls - 2) / SHIPMENT_RETRY_COST.wechat))));
+      const subrequestsLeft = FREE_PLAN_SUBREQUESTS - summary.wechatCalls - trustDownloads - 2;
+      await retryDueShipments(deps, Math.max(0, Math.min(room, Math.floor(subrequestsLeft / SHIPMENT_RETRY_COST.wechat))));
     } finally {
       await sendNewQueueWork(deps.db, env.EVENTS_QUEUE, deps.outbox, config.config.webhook.url !== null);
     }

@@ -5,9 +5,9 @@
  *
  * It runs in Node (test/sim, test/e2e) and inside workerd (test/integration, where node:crypto comes
  * from nodejs_compat; test/integration/node-crypto.d.ts types the functions used here). Keep it to
- * node:crypto's hashes and AES-256-ECB and Web-standard APIs.
+ * node:crypto's hashes, AES and RSA-SHA256 and Web-standard APIs.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSign, createVerify } from "node:crypto";
 
 export type SignType = "MD5" | "HMAC-SHA256";
 
@@ -128,4 +128,29 @@ export function pushDecrypt(encrypt: string, encodingAESKey: string): { random: 
   const length = new DataView(plain.buffer, plain.byteOffset).getUint32(16);
   const text = new TextDecoder();
   return { random: plain.slice(0, 16), msg: text.decode(plain.slice(20, 20 + length)), appId: text.decode(plain.slice(20 + length, plain.length - pad)), pad };
+}
+
+/**
+ * WeChat Pay API v3's signature (https://pay.weixin.qq.com/docs/merchant/development/interface-rules/signature-generation.html):
+ * base64 RSASSA-PKCS1-v1_5 with SHA-256 over the UTF-8 message, with a PKCS#8 private key.
+ */
+export function rsaSign(message: string, privateKeyPem: string): string {
+  return createSign("RSA-SHA256").update(message, "utf8").sign(privateKeyPem, "base64");
+}
+
+/** Whether a v3 signature (base64) verifies over `message` with a public key or certificate PEM. */
+export function rsaVerify(message: string, signature: string, publicKeyPem: string): boolean {
+  return createVerify("RSA-SHA256").update(message, "utf8").verify(publicKeyPem, signature, "base64");
+}
+
+/**
+ * A v3 notification resource (https://pay.weixin.qq.com/doc/v3/merchant/4012075420): AEAD_AES_256_GCM
+ * with the APIv3 key's UTF-8 bytes, the nonce's bytes as IV, `associated_data` as AAD; the
+ * ciphertext is base64(encrypted ‖ 16-byte tag).
+ */
+export function aesGcmEncrypt(plaintext: string, apiV3Key: string, nonce: string, associatedData: string): string {
+  const enc = new TextEncoder();
+  const cipher = createCipheriv("aes-256-gcm", enc.encode(apiV3Key), enc.encode(nonce)).setAAD(enc.encode(associatedData));
+  const body = concat(cipher.update(enc.encode(plaintext)), cipher.final());
+  return toBase64(concat(body, cipher.getAuthTag()));
 }

@@ -3,6 +3,7 @@
 import type { SimState } from "../state.ts";
 import { paramError } from "./reply.ts";
 
+/** What an API v3 handler gets (the Authorization has been checked already). */
 export interface V3Call {
   s: SimState;
   url: URL;

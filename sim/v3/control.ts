@@ -8,6 +8,7 @@ import { readNotifyMode } from "../payment.ts";
 import { ControlError, jsonResponse } from "../replies.ts";
 import type { Order, Refund, SimState } from "../state.ts";
 import { beijingDate, beijingRfc3339 } from "../time.ts";
+import { newOrder } from "../trades.ts";
 import { CALLBACK_SPOILS, enqueueRefundCallback, enqueueTransactionCallback } from "./callbacks.ts";
 import type { CallbackOptions, CallbackSpoil } from "./callbacks.ts";
 import { paidTransactionJson } from "./resources.ts";
@@ -67,15 +68,18 @@ function readSpoil(body: Record<string, unknown>): Omit<CallbackOptions, "mode" 
   return o;
 }
 
-/** A stand-in order for a callback sent to a bare URL (a probe with no order behind it). */
+/** A stand-in order for a callback sent to a bare URL (a probe with no order behind it); not stored. */
 function strayOrder(s: SimState, url: string): Order {
-  const t = s.now();
-  return {
-    api: "v3", appId: s.options.appId, mchId: s.options.mchId, outTradeNo: "SIMPROBE" + randomDigits(12), paramsKey: "", signType: "RSA", totalFee: 1, body: "probe", attach: "",
-    deviceInfo: "", openid: s.openidFor("probe"), tradeType: "JSAPI", notifyUrl: url, timeStart: "", timeExpire: "", timeExpireMs: null, createdAt: t, prepayId: "",
-    prepayIssuedAt: 0, state: "NOTPAY", transactionId: null, timeEnd: null, paidAt: null, closedAt: null, bankType: "OTHERS", refunds: [],
-  };
+  return newOrder(
+    {
+      api: "v3", appId: s.options.appId, mchId: s.options.mchId, outTradeNo: "SIMPROBE" + randomDigits(12), paramsKey: "", signType: "RSA", totalFee: 1, body: "probe",
+      attach: "", deviceInfo: "", openid: s.openidFor("probe"), tradeType: "JSAPI", notifyUrl: url, timeStart: "", timeExpire: "", timeExpireMs: null,
+    },
+    s.now(),
+  );
 }
+
+const notV3 = (what: string) => new ControlError(409, "NOT_V3", `${what} went through API v2: its notifications are v2 XML`);
 
 const forgedTransactionId = (s: SimState) => "42000" + randomDigits(5) + beijingDate(s.now()) + randomDigits(10);
 
@@ -94,6 +98,7 @@ async function notifyRoute(s: SimState, body: Record<string, unknown>): Promise<
   if (typeof body.outRefundNo === "string") {
     const r = s.refundsByNo.get(body.outRefundNo);
     if (!r) throw new ControlError(404, "UNKNOWN_REFUND", `unknown outRefundNo ${JSON.stringify(body.outRefundNo)}`);
+    if (r.api !== "v3") throw notV3(`refund ${r.outRefundNo}`);
     if (r.status === "PROCESSING" && !forging) throw new ControlError(409, "REFUND_PROCESSING", `refund ${r.outRefundNo} is still PROCESSING: complete it first (POST /__sim/refunds/complete)`);
     const target: Refund = { ...r, notifyUrl: (url as string | undefined) ?? r.notifyUrl, ...(r.status === "PROCESSING" ? { status: "SUCCESS" as const, successAt: s.now() } : {}) };
     if (!target.notifyUrl) throw new ControlError(409, "NO_NOTIFY_URL", `refund ${r.outRefundNo} has no notify_url: give "url"`);
@@ -104,6 +109,7 @@ async function notifyRoute(s: SimState, body: Record<string, unknown>): Promise<
   if (typeof body.outTradeNo === "string") {
     const found = s.orders.get(body.outTradeNo);
     if (!found) throw new ControlError(404, "UNKNOWN_ORDER", `unknown outTradeNo ${JSON.stringify(body.outTradeNo)}`);
+    if (found.api !== "v3") throw notV3(`order ${found.outTradeNo}`);
     order = { ...found, notifyUrl: (url as string | undefined) ?? found.notifyUrl };
   } else if (typeof url === "string") order = strayOrder(s, url);
   else throw badRequest("give outTradeNo, outRefundNo or url");

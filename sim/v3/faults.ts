@@ -1,30 +1,20 @@
 // Scripted faults on the API v3 routes (POST /__sim/faults with a route template as `path`): some answer
 // instead of the handler (transport errors, scripted errors), some let the call be processed and then
 // spoil or lose the reply — including its signature headers (see sim/README.md "API v3").
-import type { Fault, FaultKind } from "../faults.ts";
+import { transportFault } from "../faults.ts";
+import type { Fault } from "../faults.ts";
 import { v3Error } from "./reply.ts";
 import type { V3Reply } from "./reply.ts";
 import { HEADER_SPOILS } from "./spoil.ts";
 import type { HeaderSpoil } from "./spoil.ts";
 
-/** The faults an API v3 route takes (v2's XML-only faults and token_expired are refused there). */
-export const V3_FAULTS: readonly FaultKind[] = [
-  "systemerror", "systemerror_after", "http500", "html", "empty", "truncated", "timeout", "timeout_after", "notenough", "business", "bill_creating",
-  ...HEADER_SPOILS,
-];
-
 /** The answer of a fault that replaces processing (a V3Reply or a raw Response), or null when the call is processed first. */
 export function immediateV3Fault(fault: Fault): V3Reply | Response | null {
   switch (fault.fault) {
     case "http500":
-      return new Response("Internal Server Error", { status: 500, headers: { "Content-Type": "text/plain" } });
     case "html":
-      return new Response("<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><center>stgw</center></body></html>", {
-        status: 200,
-        headers: { "Content-Type": "text/html" },
-      });
     case "empty":
-      return new Response("", { status: 200, headers: { "Content-Type": "application/json" } });
+      return transportFault(fault.fault, "application/json");
     case "systemerror":
       return v3Error(500, "SYSTEM_ERROR", "系统错误");
     case "notenough":

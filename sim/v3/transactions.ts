@@ -5,7 +5,7 @@
 // (time_expire, re-entry), https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_4_3.shtml (close).
 import type { Order } from "../state.ts";
 import { parseRfc3339 } from "../time.ts";
-import { isNotifyUrl, issuePrepay, prepayExpiresAt } from "../trades.ts";
+import { isNotifyUrl, issuePrepay, placeOrder, prepayExpiresAt } from "../trades.ts";
 import { canonicalJson, int, obj, readJsonBody, str } from "./body.ts";
 import type { Json } from "./body.ts";
 import { queryMchid } from "./call.ts";
@@ -67,15 +67,14 @@ export function prepay(call: V3Call): V3Reply {
   if (f.timeExpire !== undefined && requested === null) throw paramError("/time_expire", "应为RFC 3339格式的时间，如2018-06-08T10:34:56+08:00", f.timeExpire);
   const key = canonicalJson(b);
   const t = s.now();
-  let order = s.orders.get(f.outTradeNo);
-  if (order) {
-    const refused = refuseReentry(call, order, key);
+  const existing = s.orders.get(f.outTradeNo);
+  if (existing) {
+    const refused = refuseReentry(call, existing, key);
     if (refused) return refused;
-    if (t >= prepayExpiresAt(s, order.prepayIssuedAt)) issuePrepay(s, order);
-    return ok({ prepay_id: order.prepayId });
+    if (t >= prepayExpiresAt(s, existing.prepayIssuedAt)) issuePrepay(s, existing);
+    return ok({ prepay_id: existing.prepayId });
   }
-  const expireMs = Math.min(Math.max(requested ?? t + 7 * DAY, t + MINUTE), t + 90 * DAY);
-  order = {
+  const order = placeOrder(s, t, {
     api: "v3",
     appId: f.appid,
     mchId: f.mchid,
@@ -91,20 +90,8 @@ export function prepay(call: V3Call): V3Reply {
     notifyUrl: f.notifyUrl,
     timeStart: "",
     timeExpire: f.timeExpire ?? "",
-    timeExpireMs: expireMs,
-    createdAt: t,
-    prepayId: "",
-    prepayIssuedAt: 0,
-    state: "NOTPAY",
-    transactionId: null,
-    timeEnd: null,
-    paidAt: null,
-    closedAt: null,
-    bankType: "OTHERS",
-    refunds: [],
-  };
-  s.orders.set(order.outTradeNo, order);
-  issuePrepay(s, order);
+    timeExpireMs: Math.min(Math.max(requested ?? t + 7 * DAY, t + MINUTE), t + 90 * DAY),
+  });
   return ok({ prepay_id: order.prepayId });
 }
 

@@ -9,12 +9,14 @@ import { insertEvent } from "../store/events";
 import { getOrder, savePrepayId, type OrderRow } from "../store/orders";
 import type { PayCallResult } from "../wechatpay/client";
 import { buildRequestPayment, type RequestPayment } from "../wechatpay/payment";
+import type { RequestPaymentV3 } from "../wechatpay/v3/payment";
 import type { Fields } from "../wechatpay/sign";
 import { v2KeyMissing, type Deps } from "./deps";
 import { applyTradeReport } from "./transition";
+import { confirmWithQueryV3, ensurePaymentV3 } from "./v3/payment";
 
-/** WeChat keeps a prepay_id for 2 h; stop reusing it a little before, so the user never gets an expired one. */
-const PREPAY_REUSE_MS = 2 * 3600_000 - 10 * 60_000;
+/** WeChat keeps a prepay_id for 2 h (v2 and v3); stop reusing it a little before, so the user never gets an expired one. */
+export const PREPAY_REUSE_MS = 2 * 3600_000 - 10 * 60_000;
 
 /** The unifiedorder business fields of an order, rebuilt identically from its row. */
 export function unifiedOrderParams(order: OrderRow): Fields {
@@ -39,11 +41,15 @@ export class OrderNotPayableError extends ApiError {
   }
 }
 
-/** Returns the payment parameters for a payable order, calling WeChat only when needed. */
-export async function ensurePayment(deps: Deps, order: OrderRow): Promise<RequestPayment> {
+/**
+ * Returns the payment parameters for a payable order, calling WeChat only when needed, with the
+ * API the order was placed with (v3: RSA paySign, src/orders/v3/payment.ts).
+ */
+export async function ensurePayment(deps: Deps, order: OrderRow): Promise<RequestPayment | RequestPaymentV3> {
   const now = deps.now().getTime();
   if (order.status !== "NOTPAY") throw new OrderNotPayableError(`order is ${order.status}`);
   if (order.expires_at <= now) throw new OrderNotPayableError("order has expired; place a new one");
+  if (order.api === "v3") return ensurePaymentV3(deps, order);
   const key = deps.config.payKey;
   if (key === null) throw v2KeyMissing();
 
@@ -106,10 +112,11 @@ async function requestPrepayId(deps: Deps, order: OrderRow): Promise<string> {
   throw upstreamError();
 }
 
-/** orderquery → the one transition function. Returns the order as D1 now has it. */
+/** orderquery (v3: the query by out_trade_no) → the one transition function. Returns the order as D1 now has it. */
 export async function confirmWithQuery(deps: Deps, outTradeNo: string, source: "order_query" | "reconcile" = "order_query"): Promise<OrderRow | null> {
   const order = await getOrder(deps.db, outTradeNo);
   if (!order) return null;
+  if (order.api === "v3") return confirmWithQueryV3(deps, order, source);
   const result = await deps.payClient(order.sign_type).orderQuery({ outTradeNo });
   if (result.ok) {
     await applyTradeReport(deps, source, result.data);

@@ -14,7 +14,7 @@
  * next run. Every item is claimed with a conditional UPDATE stamped with the time of the claim
  * before WeChat is called, so two runs at once split the work instead of doubling it, and items are
  * taken least recently checked first (then oldest first), so items that stay open cannot starve the
- * others. One failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
+ * others. Orders placed with API v3 are queried and closed through v3 (same costs, same transition). One failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
  */
 import { logEvent } from "../log";
 import { adminEventStatement } from "../store/events";
@@ -27,6 +27,9 @@ import { applyRefundReport } from "./refund-transition";
 import { sendRefundByApi } from "./refunds";
 import { isUnknownRefundV3, queryRefundV3 } from "./v3/refunds";
 import { applyTradeReport, type TransitionOutcome } from "./transition";
+import { closeAtWechatV3 } from "./v3/close";
+import { errorCode, verifiedCode } from "./v3/failure";
+import { applyTransaction } from "./v3/trade-report";
 
 /** Per-run caps; the defaults fit the free plan (50 subrequests, 50 D1 queries per invocation). */
 export interface ReconcileLimits {
@@ -235,6 +238,7 @@ async function reconcileOrders(run: Run): Promise<void> {
 async function queryOrder(deps: Deps, summary: ReconcileSummary, order: OrderRow): Promise<void> {
   summary.wechatCalls++;
   summary.queried++;
+  if (order.api === "v3") return queryOrderV3(deps, summary, order);
   const result = await deps.payClient(order.sign_type).orderQuery({ outTradeNo: order.out_trade_no });
   if (result.ok) {
     // Still open at WeChat: nothing to apply (applyTradeReport would only read the order back).
@@ -248,6 +252,7 @@ async function queryOrder(deps: Deps, summary: ReconcileSummary, order: OrderRow
 
 async function closeExpired(deps: Deps, summary: ReconcileSummary, order: OrderRow): Promise<void> {
   summary.wechatCalls++;
+  if (order.api === "v3") return closeExpiredV3(deps, summary, order);
   const client = deps.payClient(order.sign_type);
   const result = await client.closeOrder(order.out_trade_no);
   const errCode = !result.ok && result.kind === "result_fail" ? result.errCode : null;
@@ -267,6 +272,34 @@ async function closeExpired(deps: Deps, summary: ReconcileSummary, order: OrderR
     return failed(summary, "order", order.out_trade_no, new Error(`orderquery: ${query.kind}`));
   }
   failed(summary, "order", order.out_trade_no, new Error(`closeorder: ${errCode ?? (result.ok ? "" : result.kind)}`));
+}
+
+/** queryOrder for an order placed with API v3 (the same rules; the reply mapped by applyTransaction). */
+async function queryOrderV3(deps: Deps, summary: ReconcileSummary, order: OrderRow): Promise<void> {
+  const result = await (await deps.v3Client()).queryByOutTradeNo(order.out_trade_no);
+  if (result.ok) {
+    if (OPEN_TRADE_STATES.has(result.data.trade_state)) return;
+    return count(summary, await applyTransaction(deps, "reconcile", result.data));
+  }
+  // Never placed at WeChat (the prepay failed), as WeChat signed it: closed once expired.
+  if (verifiedCode(result) === "ORDER_NOT_EXIST") return;
+  failed(summary, "order", order.out_trade_no, new Error(`query v3: ${errorCode(result) ?? result.kind}`));
+}
+
+/** closeExpired for an order placed with API v3. */
+async function closeExpiredV3(deps: Deps, summary: ReconcileSummary, order: OrderRow): Promise<void> {
+  const outcome = await closeAtWechatV3(deps, order);
+  if (outcome.kind === "closed") {
+    const applied = await applyTradeReport(deps, "reconcile", { out_trade_no: order.out_trade_no, trade_state: "CLOSED" });
+    if (applied.result === "applied") summary.expired++;
+    return;
+  }
+  if (outcome.kind === "paid") {
+    summary.wechatCalls++;
+    summary.queried++;
+    return queryOrderV3(deps, summary, order);
+  }
+  failed(summary, "order", order.out_trade_no, new Error(`close v3: ${outcome.failure ? (errorCode(outcome.failure) ?? outcome.failure.kind) : "failed"}`));
 }
 
 function count(summary: ReconcileSummary, outcome: TransitionOutcome): void {

@@ -1,5 +1,6 @@
 /**
- * /wechat/*: WeChat → us, mounted by app.ts. Raw XML in, raw XML out, and every refusal or failure is
+ * /wechat/*: WeChat → us, mounted by app.ts. API v3's JSON notifications live under /wechat/v3
+ * (routes/wechat-v3.ts). Everything else: raw XML in, raw XML out, and every refusal or failure is
  * WeChat's FAIL XML with `Content-Type: text/xml`, never JSON: no valid config → 503 and a failure of
  * ours → 500 (WeChat retries both), a body over MAX_XML_BYTES → 413, an unknown path → 404; anything
  * but POST on a callback → 405.
@@ -17,12 +18,16 @@ import { handlePush, verifyPushUrl } from "../orders/push";
 import { handleRefundNotify } from "../orders/refund-notify";
 import { MAX_XML_BYTES, failXml } from "../wechatpay/xml";
 import { requireConfig } from "./config-guard";
+import { wechatV3Routes } from "./wechat-v3";
 import type { AppEnv } from "./types";
 
 const XML_HEADERS = { "Content-Type": "text/xml; charset=utf-8" };
 const fail = (c: Context, status: ContentfulStatusCode, message: string) => c.body(failXml(message), status, XML_HEADERS);
 
 export const wechatRoutes = new Hono<AppEnv>();
+
+// API v3's JSON notifications first, so none of the XML middleware or answers below applies to them.
+wechatRoutes.route("/v3", wechatV3Routes);
 
 wechatRoutes.use(
   "*",

@@ -19,4 +19,27 @@ declare module "node:crypto" {
   export function createHash(algorithm: "sha1"): Hash;
   export function createCipheriv(algorithm: "aes-256-cbc", key: Uint8Array, iv: Uint8Array): Cipher;
   export function createDecipheriv(algorithm: "aes-256-cbc", key: Uint8Array, iv: Uint8Array): Cipher;
+  // WeChat Pay API v3: RSA-SHA256 signatures and AEAD_AES_256_GCM notification resources.
+  interface Signer {
+    update(data: string, encoding: "utf8"): Signer;
+    sign(privateKeyPem: string, encoding: "base64"): string;
+  }
+  interface Verifier {
+    update(data: string, encoding: "utf8"): Verifier;
+    verify(publicKeyPem: string, signature: string, encoding: "base64"): boolean;
+  }
+  export function createSign(algorithm: "RSA-SHA256"): Signer;
+  export function createVerify(algorithm: "RSA-SHA256"): Verifier;
+  interface GcmCipher {
+    setAAD(aad: Uint8Array): GcmCipher;
+    update(data: Uint8Array): Uint8Array;
+    final(): Uint8Array;
+    getAuthTag(): Uint8Array;
+  }
+  export function createCipheriv(algorithm: "aes-256-gcm", key: Uint8Array, iv: Uint8Array): GcmCipher;
+  // A PKCS#1 copy of a test key (the form /health must explain how to convert).
+  interface KeyObject {
+    export(options: { type: "pkcs1"; format: "pem" }): string;
+  }
+  export function createPrivateKey(pem: string): KeyObject;
 }

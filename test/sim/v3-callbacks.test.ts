@@ -160,5 +160,12 @@ describe("POST /__sim/v3/notify: callbacks a merchant must refuse (or accept)", 
     expect((await notify({})).status).toBe(400);
     expect((await notify({ outTradeNo: "FRG0001", spoil: "nope" })).status).toBe(400);
     expect((await notify({ outTradeNo: "NOPE" })).status).toBe(404);
+    const { officialSign, parse, toXml } = await import("./peer.ts");
+    const f: Record<string, string> = {
+      appid: APPID, mch_id: MCH, nonce_str: "n", body: "v2", out_trade_no: "V2ORDER1", total_fee: "1", spbill_create_ip: "127.0.0.1", notify_url: "https://shop.test/wechat/pay/notify", trade_type: "JSAPI", openid: h.sim.openidFor("alice"),
+    };
+    f.sign = officialSign(f);
+    expect(parse(await (await h.sim.fetch(new Request("http://sim.test/pay/unifiedorder", { method: "POST", body: toXml(f) }))).text()).result_code).toBe("SUCCESS");
+    expect(await notify({ outTradeNo: "V2ORDER1", spoil: "probe" })).toMatchObject({ status: 409, body: { code: "NOT_V3" } });
   });
 });

@@ -58,6 +58,8 @@ const lastAttempt = new WeakMap<V3Config, number>();
 export class V3Trust {
   readonly #o: V3TrustOptions;
   #store: Promise<TrustStore> | null = null;
+  /** What this instance downloaded, used instead of reading it back (KV is eventually consistent). */
+  #downloaded: CachedPlatformCertificates | null = null;
   /** /v3/certificates calls made through this instance. */
   downloads = 0;
 
@@ -96,8 +98,9 @@ export class V3Trust {
       if (cached.has(serial)) return cached;
       if (!(await this.#download())) return null;
       const refreshed = await this.store();
-      if (!refreshed.has(serial)) logEvent("v3_unknown_serial", { serial, mode: "certificate" });
-      return refreshed;
+      if (refreshed.has(serial)) return refreshed;
+      logEvent("v3_unknown_serial", { serial, mode: "certificate" });
+      return null;
     } catch (error) {
       logEvent("v3_trust_refresh_failed", { serial, error: error instanceof Error ? error.name : "unknown" });
       return null;
@@ -117,7 +120,6 @@ export class V3Trust {
     const last = lastAttempt.get(this.#o.config);
     if (last !== undefined && now - last < REFRESH_MIN_INTERVAL_MS) return "throttled";
     const downloaded = await this.#download();
-    this.#store = null;
     return downloaded ? "downloaded" : "failed";
   }
 
@@ -139,7 +141,13 @@ export class V3Trust {
       fetchedAt: at,
       certificates: result.data.map((c) => ({ serialNo: c.serialNo, pem: c.pem, effectiveTime: c.effectiveTime.getTime(), expireTime: c.expireTime.getTime() })),
     };
-    await kv.put(platformCertsKey(mchId), JSON.stringify(value), { expirationTtl: CACHE_TTL_SECONDS });
+    this.#downloaded = value;
+    this.#store = null; // rebuilt from what was just downloaded
+    try {
+      await kv.put(platformCertsKey(mchId), JSON.stringify(value), { expirationTtl: CACHE_TTL_SECONDS });
+    } catch {
+      logEvent("v3_certificates_cache_failed", {}); // this run still uses them; the next one downloads again
+    }
     logEvent("v3_certificates_downloaded", { count: value.certificates.length, serials: value.certificates.map((c) => c.serialNo).join(",") });
     return true;
   }
@@ -160,7 +168,7 @@ export class V3Trust {
       }
     }
     if (config.certificateMode) {
-      for (const cert of (await this.#readCache())?.certificates ?? []) {
+      for (const cert of (this.#downloaded ?? (await this.#readCache()))?.certificates ?? []) {
         if (!isValidAt(cert, now) || store.has(cert.serialNo)) continue;
         try {
           store.set(cert.serialNo, await importWechatPayPublicKey(cert.pem));
