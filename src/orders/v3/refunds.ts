@@ -32,6 +32,7 @@ import type { Deps } from "../deps";
 import type { RefundQueryResult } from "../refund-query";
 import { applyRefundReport, type RefundReport, type RefundSource } from "../refund-transition";
 import { refundPending, settleRefusal, type RefundOrder, type RefundSendResult } from "../refunds";
+import { logV3Failure } from "./failure";
 import { v3NotifyUrl } from "./notify-url";
 
 /** v3 refund statuses as the refund transition names them (v2's names). */
@@ -100,11 +101,12 @@ export async function sendRefundV3(
     amount: { refund: refund.refund_fee, total: order.total_fee },
   });
   if (result.ok) return accepted(deps, source, refund.out_refund_no, refundReportOfV3(result.data));
+  // Kind, code, Request-ID and, for a SIGN_ERROR, WeChat's view of the message we signed (never a key).
+  logV3Failure("refund_call_v3_failed", { outRefundNo: refund.out_refund_no }, result);
   if (result.kind !== "api_error") return refundPending(refund.out_refund_no, result.kind);
 
   const { error } = result;
   const ids = { outRefundNo: refund.out_refund_no, outTradeNo: order.out_trade_no };
-  if (error.code === "SIGN_ERROR") logEvent("v3_sign_error", { outRefundNo: ids.outRefundNo, requestId: error.requestId, signMessage: error.signInformation?.truncated_sign_message ?? null });
   if (ASK_THEN_RETRY.has(error.code)) {
     if (error.code === "NOT_ENOUGH") await waitingForFunds(deps, source, ids, error.requestId);
     if (source === "refund_api") {
