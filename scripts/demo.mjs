@@ -112,7 +112,7 @@ try {
   const products = await api("GET", "/api/products");
   show("products", products.body.products);
 
-  say("POST /api/orders: priced from D1, order committed, then unifiedorder at the simulator");
+  say(`POST /api/orders: priced from D1, order committed, then ${options.api === "v3" ? "the JSAPI prepay (/v3/pay/transactions/jsapi)" : "unifiedorder"} at the simulator`);
   const created = await api("POST", "/api/orders", { token, body: { items: [{ sku: "tea", quantity: 2 }, { sku: "mint", quantity: 1 }], attach: "demo" } });
   expect(created.status === 201, `create order → ${created.status} ${JSON.stringify(created.body)}`);
   const { order, payment } = created.body;
