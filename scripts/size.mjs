@@ -11,8 +11,11 @@ import { gzipSync } from "node:zlib";
 // 64 KiB until merchant events (outbox delivery, Standard Webhooks signing, admin routes: +2.8 KiB)
 // pushed the measured upload to 65.3 KiB; raised to 72 KiB with that breakdown in the README. Raised
 // to 74 KiB when admin sign-in through Cloudflare Access and the admin audit trail took it from 71.46
-// to 73.45 KiB (+1.99 KiB, all our own code: hono's JWT verify was already in the bundle).
-const BUDGET_BYTES = 74 * 1024;
+// to 73.45 KiB (+1.99 KiB, all our own code: hono's JWT verify was already in the bundle). Raised to
+// 87 KiB when wiring WeChat Pay API v3 into the app took it to 86.24 KiB (+12.79 KiB, no library): the
+// v3 protocol core, bundled for the first time (src/wechatpay/v3, 26.2 KiB minified), and its wiring
+// (src/orders/v3, config-v3, the callback route, /health's open orders: 14.8 KiB minified).
+const BUDGET_BYTES = 87 * 1024;
 const kib = (n) => (n / 1024).toFixed(2) + " KiB";
 
 const work = mkdtempSync(path.join(tmpdir(), "worker-size-"));

@@ -14,7 +14,8 @@
  * next run. Every item is claimed with a conditional UPDATE stamped with the time of the claim
  * before WeChat is called, so two runs at once split the work instead of doubling it, and items are
  * taken least recently checked first (then oldest first), so items that stay open cannot starve the
- * others. Orders placed with API v3 are queried and closed through v3 (same costs, same transition). One failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on.
+ * others. One failing item (WeChat or D1) is counted in `errors`, logged, and the run goes on. Orders
+ * placed with API v3 are queried and closed through v3, at the same costs, through the same transition.
  */
 import { logEvent } from "../log";
 import { adminEventStatement } from "../store/events";

@@ -39,12 +39,17 @@ export async function api<T = any>(
     headers,
     body: options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body),
   });
+  return readReply(res);
+}
+
+/** A reply with its body parsed as JSON when it is JSON (else the text: XML replies, empty bodies). */
+export async function readReply<T = any>(res: Response): Promise<Reply<T>> {
   const text = await res.text();
   let body: any = text;
   try {
     body = JSON.parse(text);
   } catch {
-    // not JSON (XML replies, empty bodies): keep the text
+    // not JSON: keep the text
   }
   return { status: res.status, body, headers: res.headers };
 }

@@ -15,6 +15,8 @@ const v3 = v3Env("publicKey");
 let token: string;
 
 beforeAll(async () => {
+  // The simulator is shared by every file: start from a clean one (no other file's pending notifications).
+  await sim("POST", "/reset");
   await setSimMode("publicKey");
   await putProduct("v3cb-item", "Callback item", 100);
   token = await loginWith(v3, "v3-callbacks");

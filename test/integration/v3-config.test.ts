@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { PKCS1_TO_PKCS8 } from "../../src/wechatpay/v3/pem";
 import { api, createOrder, deliverNotifications, login, payInWechat, putProduct, rows, sim } from "./harness";
-import { apiWith, deliverWith, freshEnv, KEYS, loginWith, setSimMode, v3Env, v3Vars } from "./v3-harness";
+import { apiWith, craftTransactionCallback, deliverWith, freshEnv, KEYS, loginWith, paidTransaction, postV3Notify, setSimMode, v3Env, v3Vars } from "./v3-harness";
 
 const health = async (vars: Record<string, unknown>) => {
   const res = await app.request("https://shop.example/health", {}, { ...env, ...vars });
@@ -16,6 +16,8 @@ const health = async (vars: Record<string, unknown>) => {
 const problemsOf = async (vars: Record<string, unknown>) => (await health(vars)).body.problems ?? [];
 
 beforeAll(async () => {
+  // The simulator is shared by every file: start from a clean one (no other file's pending notifications).
+  await sim("POST", "/reset");
   await setSimMode("publicKey");
   await putProduct("v3cfg-item", "Config item", 300);
 });
@@ -147,5 +149,36 @@ describe("switching WECHAT_PAY_API with orders in flight", () => {
     // With the key back, WeChat's next attempt is applied.
     expect((await deliverNotifications()).map((d) => d.status)).toEqual([200]);
     expect((await api("GET", `/api/orders/${v2order.order.outTradeNo}`, { token })).body.order).toMatchObject({ status: "PAID", transactionId: paid.transactionId });
+  });
+
+  it("v3 orders open and no v3 credentials: /health names it, their payment answers 503 CONFIG_ERROR, v3 callbacks 503", async () => {
+    const token = await login("v3cfg-nov3");
+    const placed = (await apiWith(v3Env("publicKey"), "POST", "/api/orders", { token, body: { items: [{ sku: "v3cfg-item", quantity: 1 }] } })).body.order;
+    // The pinned bindings: v2, no v3 credentials.
+    const payment = await api("POST", `/api/orders/${placed.outTradeNo}/payment`, { token });
+    expect([payment.status, payment.body.error.code]).toEqual([503, "CONFIG_ERROR"]);
+    expect((await api("GET", `/api/orders/${placed.outTradeNo}`, { token })).body.order).toMatchObject({ status: "NOTPAY", api: "v3" });
+    expect((await health({})).body.problems).toEqual([
+      "the WeChat Pay API v3 credentials are missing while orders placed with API v3 are still open (unpaid, or with refunds in progress)",
+    ]);
+    const callback = craftTransactionCallback(paidTransaction(placed));
+    const reply = await postV3Notify(freshEnv({}), callback);
+    expect([reply.status, JSON.parse(reply.text)]).toEqual([503, { code: "FAIL", message: "service unavailable" }]);
+    expect((await rows("SELECT status FROM orders WHERE out_trade_no = ?", placed.outTradeNo))[0]).toEqual({ status: "NOTPAY" });
+  });
+});
+
+describe("checkout under v3: what API v3 refuses is settled before the order exists", () => {
+  it("emoji leave the description; an attach with one is a 400 and no order", async () => {
+    const v3 = v3Env("publicKey");
+    await putProduct("v3cfg-emoji", "Tea 🍵 set", 500);
+    const token = await loginWith(v3, "v3cfg-emoji");
+    const placed = await apiWith(v3, "POST", "/api/orders", { token, body: { items: [{ sku: "v3cfg-emoji", quantity: 1 }] } });
+    expect(placed.status).toBe(201);
+    expect(placed.body.order.description).toBe("Tea  set");
+    const before = (await rows("SELECT COUNT(*) AS n FROM orders"))[0];
+    const refused = await apiWith(v3, "POST", "/api/orders", { token, body: { items: [{ sku: "v3cfg-emoji", quantity: 1 }], attach: "table 🍵" } });
+    expect([refused.status, refused.body.error.code]).toEqual([400, "BAD_REQUEST"]);
+    expect((await rows("SELECT COUNT(*) AS n FROM orders"))[0]).toEqual(before);
   });
 });

@@ -16,7 +16,7 @@ import wechatPayPrivateKey from "../fixtures/wechatpay-v3/keys/java-sdk.wechat_p
 import platformCertificate from "../fixtures/wechatpay-v3/keys/go-sdk-test.certificate.pem?raw";
 import platformKeyTesting from "../fixtures/wechatpay-v3/keys/go-sdk-test.private-key.pkcs8.pem?raw";
 import { aesGcmEncrypt, rsaSign } from "../oracle";
-import { ORIGIN, sim, type Reply } from "./harness";
+import { ORIGIN, readReply, sim, type Reply } from "./harness";
 
 export const KEYS = {
   merchantKey,
@@ -76,15 +76,7 @@ export async function apiWith<T = any>(workerEnv: Env, method: string, path: str
   const headers: Record<string, string> = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 254) + 1}`, ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
-  const res = await callWorker(workerEnv, new Request(`${ORIGIN}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON (an empty 200 of a callback)
-  }
-  return { status: res.status, body, headers: res.headers };
+  return readReply(await callWorker(workerEnv, new Request(`${ORIGIN}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })));
 }
 
 let codes = 0;

@@ -12,6 +12,8 @@ import { admin, putProduct, rows, sim } from "./harness";
 import { apiWith, deliverWith, KEYS, loginWith, receivedV3, setSimMode, TRUST_MODES, v3Env, type TrustMode } from "./v3-harness";
 
 beforeAll(async () => {
+  // The simulator is shared by every file: start from a clean one (no other file's pending notifications).
+  await sim("POST", "/reset");
   await putProduct("v3-tea", "Jasmine tea 100g", 1288);
   await putProduct("v3-mint", "Mint candy", 7);
   expect((await admin("PUT", "/products/v3-ebook", { name: "E-book", priceFen: 50, fulfilment: "virtual" })).status).toBe(200);
