@@ -4,10 +4,16 @@
 import { spawnSync } from "node:child_process";
 import { expect, it } from "vitest";
 
-it("npm run demo walks login → order → pay → notify → PAID → refunds → REFUNDED over real HTTP", () => {
-  const run = spawnSync(process.execPath, ["scripts/demo.mjs"], { encoding: "utf8", timeout: 150_000, env: { ...process.env, CI: "true" } });
+/** Runs the demo with `args`; its whole output, once it exited 0. */
+function demo(...args: string[]): string {
+  const run = spawnSync(process.execPath, ["scripts/demo.mjs", ...args], { encoding: "utf8", timeout: 150_000, env: { ...process.env, CI: "true" } });
   const output = `${run.stdout}\n${run.stderr}`;
   expect(run.status, output).toBe(0);
+  return output;
+}
+
+it("npm run demo walks login → order → pay → notify → PAID → refunds → REFUNDED over real HTTP", () => {
+  const output = demo();
   expect(output).toContain("Demo complete");
   expect(output).toMatch(/"status":"NOTPAY","totalFee":3987/);
   expect(output).toMatch(/"signType":"MD5","paySign":"[0-9A-F]{32}"/);
@@ -19,9 +25,7 @@ it("npm run demo walks login → order → pay → notify → PAID → refunds �
 }, 180_000);
 
 it("npm run demo -- --api v3 --mode migrating walks the same flow on WeChat Pay API v3 (RSA paySign, signed callbacks, both keys trusted)", () => {
-  const run = spawnSync(process.execPath, ["scripts/demo.mjs", "--api", "v3", "--mode", "migrating"], { encoding: "utf8", timeout: 150_000, env: { ...process.env, CI: "true" } });
-  const output = `${run.stdout}\n${run.stderr}`;
-  expect(run.status, output).toBe(0);
+  const output = demo("--api", "v3", "--mode", "migrating");
   expect(output).toContain("Demo complete (WeChat Pay API v3, migrating mode)");
   expect(output).toMatch(/"status":"NOTPAY","totalFee":3987,"expiresAt":"[^"]+","api":"v3"/);
   expect(output).toMatch(/"signType":"RSA","paySign":"[A-Za-z0-9+/]{342}=="/);

@@ -174,3 +174,21 @@ export function onlyRows(text: string, keep: Set<string>): string {
   const summary = [String(data.length), fenToYuan(total("应结订单金额")), fenToYuan(total("退款金额")), "0.00", "0.00000", fenToYuan(total("订单金额")), fenToYuan(total("申请退款金额"))];
   return `${bom}${[lines[0], ...data, lines[summaryAt], summary.map((c) => "`" + c).join(",")].join("\r\n")}\r\n`;
 }
+
+/** Counts and totals of one side of a bill report. */
+export interface BillTotals {
+  paymentCount: number;
+  paymentFee: number;
+  refundCount: number;
+  refundFee: number;
+}
+
+/** The report of a day whose bill and D1 agree: both sides `totals`, no difference listed. */
+export const reportWithoutDifferences = (date: string, totals: BillTotals) => ({
+  date,
+  summary: { billExists: true, wechat: { ...totals, otherAppRows: 0 }, local: totals, differences: 0 },
+  missingLocally: [],
+  missingAtWechat: [],
+  mismatched: [],
+  unreadable: [],
+});
