@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { startReceiver } from "../examples/merchant-webhook/server.mjs";
 import { buildConsole } from "./build.mjs";
 import { LOCAL_DEFAULTS, startSimServer } from "../sim/server.ts";
+import { TEST_PLATFORM_CERTIFICATE } from "../sim/v3/test-keys.ts";
 import { readVars, toEnvFile } from "./dev-vars.mjs";
 import { atExit, shuttingDown, spawnGroup, stopGroup } from "./process-cleanup.mjs";
 
@@ -57,6 +58,48 @@ export const exampleVars = () => ({
   WECHAT_SIGN_TYPE: "MD5",
   ...readVars(".dev.vars.example"),
 });
+
+/** The WeChat Pay API v3 trust modes the simulator plays (sim/README.md, "Pay API v3"). */
+export const V3_MODES = ["publicKey", "certificate", "migrating"];
+
+/**
+ * {@link exampleVars} with new orders on WeChat Pay API v3 in one trust mode: `publicKey` (the
+ * example's public key and id), `certificate` (no public key: the Worker downloads the simulator's
+ * platform certificates) or `migrating` (the public key and the simulator's platform certificate
+ * pinned, both trusted). A PEM travels on one line with `\n` escapes, as in .dev.vars.
+ * @param {"publicKey" | "certificate" | "migrating"} mode
+ * @returns {Record<string, string>}
+ */
+export function exampleV3Vars(mode = "publicKey") {
+  if (!V3_MODES.includes(mode)) throw new Error(`the v3 mode must be one of ${V3_MODES.join(", ")}, got ${JSON.stringify(mode)}`);
+  const vars = { ...exampleVars(), WECHAT_PAY_API: "v3" };
+  if (mode === "certificate") {
+    delete vars.WECHAT_PAY_PUBLIC_KEY_ID;
+    delete vars.WECHAT_PAY_PUBLIC_KEY;
+  }
+  if (mode === "migrating") vars.WECHAT_PAY_PLATFORM_CERT = TEST_PLATFORM_CERTIFICATE.trim().replaceAll("\n", "\\n");
+  return vars;
+}
+
+/**
+ * The simulator's API v3 side for the Worker's `vars`: the same APIv3 key and merchant key (the
+ * simulator keeps only its public half), and the trust mode those vars describe (no public key:
+ * certificate; a public key and a pinned platform certificate: migrating; else public key). The
+ * simulator signs with its own TEST-ONLY WeChat Pay keys, which are the ones .dev.vars.example trusts.
+ * Undefined when the vars hold no v3 credentials (the simulator's defaults then apply).
+ * @param {Record<string, string>} vars
+ */
+export function simV3Options(vars) {
+  if (!vars.WECHAT_APIV3_KEY && !vars.WECHAT_MCH_SERIAL) return undefined;
+  const mode = !vars.WECHAT_PAY_PUBLIC_KEY ? "certificate" : vars.WECHAT_PAY_PLATFORM_CERT ? "migrating" : "publicKey";
+  return {
+    mode,
+    ...(vars.WECHAT_APIV3_KEY ? { apiV3Key: vars.WECHAT_APIV3_KEY } : {}),
+    ...(vars.WECHAT_MCH_PRIVATE_KEY && vars.WECHAT_MCH_SERIAL
+      ? { merchantPublicKey: vars.WECHAT_MCH_PRIVATE_KEY.replaceAll("\\n", "\n"), merchantSerialNo: vars.WECHAT_MCH_SERIAL }
+      : {}),
+  };
+}
 
 // wrangler's own CLI under this Node (≥ 22 under `npm run`), without npx in between.
 const wranglerBin = (() => {
@@ -166,8 +209,11 @@ export async function startStack({
     host,
     appId: vars.WECHAT_APPID,
     mchId: vars.WECHAT_MCH_ID,
-    apiKey: vars.WECHAT_PAY_KEY,
+    // Under WeChat Pay API v3 the v2 key may be unset: the simulator still speaks v2 with its default.
+    apiKey: vars.WECHAT_PAY_KEY || LOCAL_DEFAULTS.apiKey,
     appSecret: vars.WECHAT_APP_SECRET,
+    // API v3 with the Worker's key and merchant key, in the trust mode its vars describe.
+    ...(simV3Options(vars) ? { v3: simV3Options(vars) } : {}),
     // Message pushes (shipping settlement) signed and encrypted like the Worker expects, when configured.
     ...(vars.WECHAT_PUSH_TOKEN ? { pushToken: vars.WECHAT_PUSH_TOKEN } : {}),
     ...(vars.WECHAT_PUSH_AES_KEY ? { pushAesKey: vars.WECHAT_PUSH_AES_KEY } : {}),

@@ -22,7 +22,9 @@ Environment: PORT (Worker, default 8787), SIM_PORT (simulator, default 8788), RE
 webhook receiver, default 8789), RECEIVER_STORE (the receiver's event ids, default
 .wrangler/merchant-webhook/events.jsonl), HOST (where the servers listen, default 127.0.0.1;
 HOST=0.0.0.0 lets a phone on the LAN reach them).
-Secrets come from .dev.vars (created from .dev.vars.example when missing); wrangler reads it itself.`);
+Secrets come from .dev.vars (created from .dev.vars.example when missing); wrangler reads it itself.
+WECHAT_PAY_API=v3 there makes new orders use WeChat Pay API v3; the simulator then plays the trust mode
+its v3 lines describe (README, "Choosing v2 or v3").`);
 requireSetup();
 
 /** Prints one line and exits 1: every refusal of this script ends here. */
@@ -55,15 +57,17 @@ const devVars = readVars(".dev.vars");
 // Checked here because the simulator needs the key and the AppSecret before the Worker can say
 // anything; every other rule is the Worker's own (/health answers 503 with the names, reported below).
 const fixHint = "fix .dev.vars (see .dev.vars.example), or delete it to start again from the example.";
-for (const name of ["WECHAT_APP_SECRET", "WECHAT_PAY_KEY", "SESSION_SECRET", "ADMIN_TOKEN"]) {
+// WECHAT_PAY_API=v3 makes the v2 key optional (new merchants have only v3 credentials).
+const payApiV3 = devVars.WECHAT_PAY_API === "v3";
+for (const name of ["WECHAT_APP_SECRET", ...(payApiV3 ? [] : ["WECHAT_PAY_KEY"]), "SESSION_SECRET", "ADMIN_TOKEN"]) {
   if (!devVars[name]) fail(`.dev.vars has no ${name}: ${fixHint}`);
 }
-if (devVars.WECHAT_PAY_KEY.length !== 32) fail(`WECHAT_PAY_KEY in .dev.vars has ${devVars.WECHAT_PAY_KEY.length} characters, an API v2 key has exactly 32: ${fixHint}`);
+if (devVars.WECHAT_PAY_KEY && devVars.WECHAT_PAY_KEY.length !== 32) fail(`WECHAT_PAY_KEY in .dev.vars has ${devVars.WECHAT_PAY_KEY.length} characters, an API v2 key has exactly 32: ${fixHint}`);
 
 const { LOCAL_DEFAULTS } = await import("../sim/server.ts");
 const { isWebhookSecret } = await import("../examples/merchant-webhook/receiver.mjs");
 const { DEFAULT_STORE } = await import("../examples/merchant-webhook/server.mjs");
-const { executeLocal, portInUse, startStack } = await import("./local-stack.mjs");
+const { executeLocal, portInUse, simV3Options, startStack } = await import("./local-stack.mjs");
 for (const name of ["MERCHANT_WEBHOOK_SECRET", "MERCHANT_WEBHOOK_SECRET_PREVIOUS"]) {
   if (devVars[name] && !isWebhookSecret(devVars[name])) fail(`${name} in .dev.vars is not whsec_ followed by the base64 of 24 to 64 random bytes: ${fixHint}`);
 }
@@ -115,6 +119,7 @@ console.log(`
 Worker:    ${W}   (GET ${W}/health)
 Console:   ${W}/console/   (the merchant console: sign in with ADMIN_TOKEN from .dev.vars)
 Simulator: ${S}   (control API: ${S}/__sim/…, see sim/README.md)
+New orders: ${payApiLine()}
 ${merchantLine()}
 
 Walk the flow (or run \`npm run demo\` for a scripted walk):
@@ -138,6 +143,12 @@ Walk the flow (or run \`npm run demo\` for a scripted walk):
 
 Login codes: any "name-N" is user "name"; codes starting with bad / ratelimit / risky / busy fail like WeChat.${lanHint()}
 Press Ctrl-C to stop.`);
+
+/** Which WeChat Pay API new orders use (WECHAT_PAY_API in .dev.vars), and for v3 the trust mode. */
+function payApiLine() {
+  if (!payApiV3) return "WeChat Pay API v2 (set WECHAT_PAY_API=v3 in .dev.vars for v3)";
+  return `WeChat Pay API v3, ${simV3Options(vars)?.mode ?? "publicKey"} mode (README, "Choosing v2 or v3")`;
+}
 
 /** Where merchant events go, or why they do not. */
 function merchantLine() {

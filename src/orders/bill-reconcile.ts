@@ -1,5 +1,8 @@
 /**
- * Daily bill reconciliation: WeChat's ALL bill for one Beijing date (downloadbill), diffed against D1.
+ * Daily bill reconciliation: WeChat's ALL bill for one Beijing date, diffed against D1. The merchant's
+ * one bill holds the trades of orders placed with either API; it is fetched with v3's tradebill
+ * (v3/bill.ts) when new orders use v3 or no v2 key is set, else with v2's downloadbill. The file
+ * format is the same, so the same parser and the same diff serve both.
  *
  * The window is the Beijing calendar day [date 00:00+08:00, next day 00:00+08:00), the same day
  * WeChat's bill covers: payments by paid_at (recorded from WeChat's time_end), refunds by the time
@@ -25,6 +28,7 @@ import { getRefundsByNos, listRefundsCreatedBetween, type RefundWithOrder } from
 import type { Bill, BillRow, UnreadableBillLine } from "../wechatpay/bill";
 import { beijingDate, parseBeijingDate } from "../wechatpay/time";
 import type { Deps } from "./deps";
+import { downloadBillV3 } from "./v3/bill";
 
 const DAY_MS = 24 * 3600_000;
 /** A day's bill can be fetched from 10:00 Beijing time the next day. */
@@ -109,10 +113,11 @@ function billNotReady(date: string, start: number, now: number): ApiError {
   });
 }
 
-export async function reconcileBill(deps: Deps, date: string): Promise<BillReport> {
-  const start = parseBillDate(date, deps.now());
-  const end = start + DAY_MS;
+/** What WeChat said about a day's bill (either API); any other failure is thrown as an ApiError. */
+export type BillOfDay = { kind: "bill"; bill: Bill } | { kind: "no_bill" } | { kind: "bill_creating" };
 
+/** downloadbill (v2). */
+async function downloadBillV2(deps: Deps, date: string): Promise<BillOfDay> {
   const result = await deps.payClient().downloadBill({ billDate: date, billType: "ALL" });
   if (!result.ok) {
     logEvent("downloadbill_failed", {
@@ -122,17 +127,29 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
       // The transport or parser's reason (e.g. "malformed bill: missing summary"); never bill content.
       message: result.kind === "transport" ? result.message : null,
     });
-    if (result.kind === "bill_creating") throw billNotReady(date, start, deps.now().getTime());
+    if (result.kind === "bill_creating") return result;
     if (result.kind === "too_large") {
       const mib = Math.round(result.maxBytes / 1024 / 1024);
       throw upstreamError(`WeChat's bill for ${date} is larger than ${mib} MiB, more than this endpoint reconciles; download it from the merchant platform`);
     }
     throw upstreamError(result.kind === "return_fail" ? `WeChat could not provide the bill: ${result.returnMsg}` : undefined);
   }
+  return result;
+}
+
+export async function reconcileBill(deps: Deps, date: string): Promise<BillReport> {
+  const start = parseBillDate(date, deps.now());
+  const end = start + DAY_MS;
+
+  // One merchant bill holds the trades of both APIs; v3's when new orders use it (or no v2 key is set).
+  const useV3 = deps.config.payApi === "v3" || deps.config.payKey === null;
+  const day = useV3 ? await downloadBillV3(deps, date) : await downloadBillV2(deps, date);
+  if (day.kind === "bill_creating") throw billNotReady(date, start, deps.now().getTime());
   // Before the bill's usual ready time, "No Bill Exist" may only mean "not generated yet".
-  if (result.kind === "no_bill" && deps.now().getTime() < start + BILL_READY_AFTER_MS) throw billNotReady(date, start, deps.now().getTime());
-  const allRows = result.kind === "bill" ? result.bill.rows : [];
-  const unreadable = result.kind === "bill" ? unreadableLines(result.bill) : [];
+  if (day.kind === "no_bill" && deps.now().getTime() < start + BILL_READY_AFTER_MS) throw billNotReady(date, start, deps.now().getTime());
+  const fetched = day.kind === "bill" ? day.bill : null;
+  const allRows = fetched?.rows ?? [];
+  const unreadable = fetched ? unreadableLines(fetched) : [];
   const [first] = unreadable;
   if (first) logEvent("bill_unreadable_lines", { date, count: unreadable.length, firstLine: first.line, firstReason: first.reason });
   const rows = allRows.filter((r) => r.appId === deps.config.appId);
@@ -218,7 +235,7 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
   return {
     date,
     summary: {
-      billExists: result.kind === "bill",
+      billExists: fetched !== null,
       wechat: { ...wechat, otherAppRows: allRows.length - rows.length },
       local,
       differences: missingLocally.length + missingAtWechat.length + mismatched.length + unreadable.length,

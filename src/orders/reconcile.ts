@@ -25,7 +25,8 @@ import { claimRefundCheck, listRefundsToReconcile, type RefundCheckWindow, type 
 import type { Deps } from "./deps";
 import { queryRefund } from "./refund-query";
 import { applyRefundReport } from "./refund-transition";
-import { sendRefund } from "./refunds";
+import { sendRefundByApi } from "./refunds";
+import { isUnknownRefundV3, queryRefundV3 } from "./v3/refunds";
 import { applyTradeReport, type TransitionOutcome } from "./transition";
 import { closeAtWechatV3 } from "./v3/close";
 import { errorCode, verifiedCode } from "./v3/failure";
@@ -183,7 +184,7 @@ function checkWindow(deps: Deps, at: number): RefundCheckWindow {
 async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: RefundWithOrder): Promise<void> {
   summary.wechatCalls++;
   summary.refundsQueried++;
-  const result = await queryRefund(deps, refund.out_refund_no, refund.sign_type);
+  const result = refund.api === "v3" ? await queryRefundV3(deps, refund.out_refund_no) : await queryRefund(deps, refund.out_refund_no, refund.sign_type);
   if (result.ok) {
     const outcome = await applyRefundReport(deps, "reconcile", result.report);
     if (outcome.result === "applied") summary.refundsUpdated++;
@@ -191,10 +192,11 @@ async function checkRefund(deps: Deps, summary: ReconcileSummary, refund: Refund
     return;
   }
   const firstCallDone = refund.created_at <= deps.now().getTime() - RESEND_AFTER_MS;
-  if (result.errCode === "REFUNDNOTEXIST" && refund.status === "PROCESSING" && refund.refund_id === null && firstCallDone) {
+  const unknownAtWechat = result.errCode === "REFUNDNOTEXIST" || isUnknownRefundV3(result);
+  if (unknownAtWechat && refund.status === "PROCESSING" && refund.refund_id === null && firstCallDone) {
     // The first call never reached WeChat (or was refused in a retryable way): the same request again.
     summary.wechatCalls++;
-    const sent = await sendRefund(deps, refund, refund, "reconcile");
+    const sent = await sendRefundByApi(deps, refund, refund, "reconcile");
     if (sent.kind === "accepted") summary.refundsRetried++;
     else if (sent.kind === "refused") summary.refundsUpdated++;
     else failed(summary, "refund", refund.out_refund_no, new Error(`re-send pending: ${sent.reason}`));

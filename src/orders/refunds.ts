@@ -13,9 +13,11 @@
  * - any other err_code (NOTENOUGH, REFUND_FEE_MISMATCH, ORDERNOTEXIST, TRADE_OVERDUE, ERROR, ...):
  *   WeChat refused this refund and holds nothing for it. The row becomes REFUNDCLOSE through the
  *   refund transition (releasing the amount) and the admin gets 502 UPSTREAM_ERROR naming errCode.
+ * Refunds follow their order's API: an order placed with API v3 refunds through v3/refunds.ts,
+ * which maps v3's error codes onto these same outcomes.
  */
 import type { Config } from "../config";
-import { ApiError, notFound } from "../errors";
+import { ApiError, badRequest, notFound } from "../errors";
 import { logEvent } from "../log";
 import { insertEvent } from "../store/events";
 import { getOrder, type OrderRow } from "../store/orders";
@@ -25,6 +27,7 @@ import type { Fields } from "../wechatpay/sign";
 import { truncateUtf8 } from "../wechatpay/text";
 import type { Deps } from "./deps";
 import { applyRefundReport, type RefundSource } from "./refund-transition";
+import { sendRefundV3 } from "./v3/refunds";
 
 /** WeChat: at most 50 refunds per order. We count every refund row, closed ones included (conservative). */
 export const MAX_REFUNDS_PER_ORDER = 50;
@@ -53,8 +56,8 @@ export type RefundSendResult =
   /** Definitively refused: the refund is now REFUNDCLOSE. */
   | { kind: "refused"; errCode: string; errCodeDes: string };
 
-/** The order fields a refund call needs. */
-export type RefundOrder = Pick<OrderRow, "out_trade_no" | "total_fee" | "sign_type" | "notify_url">;
+/** The order fields a refund call needs (`api`: which WeChat Pay API the order, and so its refunds, use). */
+export type RefundOrder = Pick<OrderRow, "out_trade_no" | "total_fee" | "sign_type" | "notify_url" | "api">;
 
 /**
  * notify_url for a refund: WECHAT_REFUND_NOTIFY_URL, else `/wechat/refund/notify` on the origin the
@@ -87,6 +90,7 @@ export async function createRefund(deps: Deps, input: RefundInput): Promise<Refu
   const replay = await findReplay(deps, input);
   if (replay) return replay;
   if (order.status !== "PAID") throw notRefundable(`order is ${order.status}; only PAID orders can be refunded`);
+  await assertRefundable(deps, order, input.reason);
 
   const now = deps.now().getTime();
   const outRefundNo = newOutRefundNo(deps.now());
@@ -112,7 +116,7 @@ export async function createRefund(deps: Deps, input: RefundInput): Promise<Refu
 
   const refund = await getRefund(deps.db, outRefundNo);
   if (!refund) throw new Error("refund vanished after insert");
-  const sent = await sendRefund(deps, refund, order, "refund_api");
+  const sent = await sendRefundByApi(deps, refund, order, "refund_api");
   logEvent("refund_requested", { outTradeNo: order.out_trade_no, outRefundNo, refundFee: input.refundFee, outcome: sent.kind });
   if (sent.kind === "refused") {
     throw new ApiError(502, "UPSTREAM_ERROR", `WeChat refused the refund (${sent.errCode}); nothing was refunded`, {}, {
@@ -121,6 +125,32 @@ export async function createRefund(deps: Deps, input: RefundInput): Promise<Refu
     });
   }
   return (await getRefund(deps.db, outRefundNo)) ?? refund;
+}
+
+/**
+ * What the order's API needs before a refund row is written, so a request that cannot be sent
+ * changes nothing: its credentials (503 CONFIG_ERROR when they are not set), and for v3 a reason
+ * without characters outside the BMP (v3 refuses emoji in every field).
+ */
+async function assertRefundable(deps: Deps, order: OrderRow, reason: string | null): Promise<void> {
+  if (order.api !== "v3") {
+    deps.payClient(order.sign_type);
+    return;
+  }
+  await deps.v3Client();
+  if (reason !== null && /[\u{10000}-\u{10FFFF}]/u.test(reason)) {
+    throw badRequest("reason must not contain characters outside the BMP (e.g. emoji): this order uses WeChat Pay API v3, which refuses them");
+  }
+}
+
+/** The refund call of the order's API: v2 (XML, mTLS) or v3 (JSON, signed request; v3/refunds.ts). */
+export function sendRefundByApi(
+  deps: Deps,
+  refund: Pick<RefundRow, "out_refund_no" | "refund_fee" | "reason">,
+  order: RefundOrder,
+  source: RefundSource,
+): Promise<RefundSendResult> {
+  return order.api === "v3" ? sendRefundV3(deps, refund, order, source) : sendRefund(deps, refund, order, source);
 }
 
 /**
@@ -181,38 +211,61 @@ export async function sendRefund(
     return { kind: "accepted", refundId };
   }
   if (result.kind !== "result_fail" || RETRYABLE.has(result.errCode)) {
-    const reason = result.kind === "result_fail" ? result.errCode : result.kind;
-    logEvent("refund_call_pending", { outRefundNo: refund.out_refund_no, reason });
-    return { kind: "pending", reason };
+    return refundPending(refund.out_refund_no, result.kind === "result_fail" ? result.errCode : result.kind);
   }
+  const kind = !DEFINITIVE.has(result.errCode) ? "unknown" : DISAGREEMENT.has(result.errCode) ? "disagreement" : "definitive";
+  return settleRefusal(deps, source, { outRefundNo: refund.out_refund_no, outTradeNo: order.out_trade_no }, kind, {
+    errCode: result.errCode,
+    errCodeDes: result.errCodeDes,
+    detail: { err_code: result.errCode, err_code_des: result.errCodeDes },
+  });
+}
 
+/** Unknown or transient: the refund stays PROCESSING (amount held); the scheduled job asks again and re-sends. */
+export function refundPending(outRefundNo: string, reason: string): RefundSendResult {
+  logEvent("refund_call_pending", { outRefundNo, reason });
+  return { kind: "pending", reason };
+}
+
+/**
+ * How a refund API error that is not worth repeating unchanged reads: a code the API documents as a
+ * final "no" (`definitive`), one of those that also shows WeChat's view of the order differs from
+ * ours (`disagreement`), or a code it does not document as final (`unknown`).
+ */
+export type RefusalKind = "unknown" | "definitive" | "disagreement";
+
+/**
+ * Settles a refund call that WeChat answered with such an error (either API): an unknown code keeps
+ * the refund PROCESSING (amount held) and records an anomaly for a human, because releasing money we
+ * are not sure WeChat refused would let the books drift; a documented refusal closes the refund
+ * (REFUNDCLOSE through the refund transition, releasing the amount), after an anomaly when it shows a
+ * disagreement. `detail` is recorded on the events as the API named its fields.
+ */
+export async function settleRefusal(
+  deps: Deps,
+  source: RefundSource,
+  ids: { outRefundNo: string; outTradeNo: string },
+  kind: RefusalKind,
+  error: { errCode: string; errCodeDes: string; detail: Record<string, unknown> },
+): Promise<RefundSendResult> {
+  const { outRefundNo, outTradeNo } = ids;
   const now = deps.now().getTime();
-  const detail = { err_code: result.errCode, err_code_des: result.errCodeDes };
-  if (!DEFINITIVE.has(result.errCode)) {
-    await insertEvent(deps.db, {
-      identity: `anomaly:${source}:refund_unknown_error:${refund.out_refund_no}:${result.errCode}`,
+  const anomaly = (reason: string) =>
+    insertEvent(deps.db, {
+      identity: `anomaly:${source}:${reason}:${outRefundNo}:${error.errCode}`,
       kind: source,
       verdict: "anomaly",
-      outTradeNo: order.out_trade_no,
-      outRefundNo: refund.out_refund_no,
-      detail: { reason: "refund_unknown_error", ...detail },
+      outTradeNo,
+      outRefundNo,
+      detail: { reason, ...error.detail },
       createdAt: now,
     });
-    logEvent("refund_call_pending", { outRefundNo: refund.out_refund_no, reason: result.errCode || "no err_code" });
-    return { kind: "pending", reason: result.errCode || "no err_code" };
+  if (kind === "unknown") {
+    await anomaly("refund_unknown_error");
+    return refundPending(outRefundNo, error.errCode || "no err_code");
   }
-  if (DISAGREEMENT.has(result.errCode)) {
-    await insertEvent(deps.db, {
-      identity: `anomaly:${source}:refund_refused:${refund.out_refund_no}:${result.errCode}`,
-      kind: source,
-      verdict: "anomaly",
-      outTradeNo: order.out_trade_no,
-      outRefundNo: refund.out_refund_no,
-      detail: { reason: "refund_refused", ...detail },
-      createdAt: now,
-    });
-  }
-  await applyRefundReport(deps, source, { outRefundNo: refund.out_refund_no, status: "REFUNDCLOSE", detail });
-  logEvent("refund_refused", { outRefundNo: refund.out_refund_no, errCode: result.errCode });
-  return { kind: "refused", errCode: result.errCode, errCodeDes: result.errCodeDes };
+  if (kind === "disagreement") await anomaly("refund_refused");
+  await applyRefundReport(deps, source, { outRefundNo, status: "REFUNDCLOSE", detail: error.detail });
+  logEvent("refund_refused", { outRefundNo, errCode: error.errCode });
+  return { kind: "refused", errCode: error.errCode, errCodeDes: error.errCodeDes };
 }

@@ -13,6 +13,7 @@ import { logEvent, logUnhandledError } from "../log";
 import type { Deps } from "../orders/deps";
 import type { V3NotifyReply } from "../orders/v3/callback";
 import { handlePayNotifyV3 } from "../orders/v3/pay-notify";
+import { handleRefundNotifyV3 } from "../orders/v3/refund-notify";
 import { callbackAck, callbackRefusal, MAX_CALLBACK_BYTES } from "../wechatpay/v3/callback";
 import { requireConfig } from "./config-guard";
 import type { AppEnv } from "./types";
@@ -40,6 +41,7 @@ export function v3Callback(path: string, event: string, handle: (deps: Deps, hea
 }
 
 v3Callback("/pay/notify", "pay_notify_v3", handlePayNotifyV3);
+v3Callback("/refund/notify", "refund_notify_v3", handleRefundNotifyV3);
 
 // After every callback: unknown paths under /wechat/v3/ (see routes/wechat.ts for why "/:path{.*}").
 wechatV3Routes.all("/:path{.*}", () => callbackRefusal(404, "not found"));

@@ -31,10 +31,12 @@ export interface RefundWithOrder extends RefundRow {
   sign_type: OrderRow["sign_type"];
   notify_url: string;
   transaction_id: string | null;
+  /** The order's WeChat Pay API: its refunds are sent and queried with the same one. */
+  api: OrderRow["api"];
 }
 
 /** Selects RefundWithOrder rows: refunds `r` joined with their order `o`; append WHERE/ORDER BY. */
-const REFUND_WITH_ORDER = `SELECT r.*, o.total_fee, o.sign_type, o.notify_url, o.transaction_id FROM refunds r
+const REFUND_WITH_ORDER = `SELECT r.*, o.total_fee, o.sign_type, o.notify_url, o.transaction_id, o.api FROM refunds r
        JOIN orders o ON o.out_trade_no = r.out_trade_no`;
 
 export interface NewRefund {

@@ -2,8 +2,8 @@
 // copy of the project, so the developer's .dev.vars and .wrangler/state are never touched:
 // refusals are one line with exit code 1 (no npm ci, a taken port, a bad .dev.vars), quoted
 // .dev.vars values reach the Worker, the simulator and the merchant receiver as wrangler reads them,
-// the receiver prints what it receives in the same terminal, and Ctrl-C — during startup or after —
-// leaves no process behind and the ports free.
+// the receiver prints what it receives in the same terminal, WECHAT_PAY_API=v3 in .dev.vars makes new
+// orders v3, and Ctrl-C — during startup or after — leaves no process behind and the ports free.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -271,5 +271,37 @@ describe("npm start runs the stack it reports, and Ctrl-C stops all of it", () =
     const exit = await run.exited;
     expect(exit.code ?? exit.signal).not.toBe(0);
     await expectNothingLeft(dir, port, receiverPort);
+  }, 240_000);
+
+  it("with WECHAT_PAY_API=v3 in .dev.vars: new orders use API v3 (RSA paySign), the simulator pays them and the signed callback reaches the Worker", async () => {
+    // The example's v3 lines (the simulator's TEST-ONLY keys, public-key mode), switched on.
+    const dir = sandbox({ devVars: `${readFileSync(join(repo, ".dev.vars.example"), "utf8")}\nWECHAT_PAY_API=v3\n` });
+    const port = await freePort();
+    const simPort = await freePort();
+    const run = npmStart(dir, { PORT: String(port), SIM_PORT: String(simPort), RECEIVER_PORT: String(await freePort()) });
+    try {
+      await run.waitFor("Press Ctrl-C to stop.", 150_000);
+      expect(run.output()).toContain("New orders: WeChat Pay API v3, publicKey mode");
+      const W = `http://127.0.0.1:${port}`;
+      const json = { "content-type": "application/json" };
+      const { token } = (await (await fetch(`${W}/api/login`, { method: "POST", headers: json, body: JSON.stringify({ code: "v3-newcomer-1" }) })).json()) as { token: string };
+      const created = await fetch(`${W}/api/orders`, { method: "POST", headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ items: [{ sku: "tea", quantity: 1 }] }) });
+      const { order, payment } = (await created.json()) as { order: { outTradeNo: string; api: string }; payment: { signType: string } };
+      expect([created.status, order.api, payment.signType]).toEqual([201, "v3", "RSA"]);
+      const paid = await fetch(`http://127.0.0.1:${simPort}/__sim/pay`, { method: "POST", headers: json, body: JSON.stringify({ payment }) });
+      expect(paid.status, await paid.clone().text()).toBe(200);
+      let status = "";
+      for (let i = 0; i < 40 && status !== "PAID"; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        const read = (await (await fetch(`${W}/admin/orders/${order.outTradeNo}`, { headers: { authorization: "Bearer local-admin-token-change-me" } })).json()) as { order: { status: string }; events: { kind: string }[] };
+        status = read.order.status;
+        if (status === "PAID") expect(read.events.map((e) => e.kind)).toEqual(["pay_notify"]);
+      }
+      expect(status).toBe("PAID");
+    } finally {
+      run.ctrlC();
+    }
+    await run.exited;
+    await expectNothingLeft(dir, port);
   }, 240_000);
 });

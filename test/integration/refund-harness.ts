@@ -151,3 +151,44 @@ export function spyWechat(handler: (request: Request, path: string, forward: (r:
 /** Today's date in Beijing time, yyyymmdd. */
 export const beijingToday = (offsetDays = 0) =>
   new Date(Date.now() + 8 * 3600_000 + offsetDays * 86_400_000).toISOString().slice(0, 10).replace(/-/g, "");
+
+const yuanToFen = (yuan: string) => {
+  const [whole, frac = ""] = yuan.split(".");
+  return Number(whole) * 100 + Number(frac.padEnd(2, "0").slice(0, 2));
+};
+export const fenToYuan = (fen: number) => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, "0")}`;
+
+/**
+ * A downloaded bill restricted to rows of `keep` (by 商户订单号), with the summary row recomputed: the
+ * simulator is shared by every test file, and its bill holds every file's trades of the day.
+ */
+export function onlyRows(text: string, keep: Set<string>): string {
+  const bom = text.startsWith("\uFEFF") ? "\uFEFF" : "";
+  const lines = text.slice(bom.length).split(/\r?\n/).filter((l) => l !== "");
+  const columns = lines[0]!.split(",");
+  const summaryAt = lines.findIndex((l, i) => i > 0 && l.startsWith("总交易单数"));
+  const cells = (line: string) => line.slice(1).split(",`");
+  const col = (name: string) => columns.indexOf(name);
+  const data = lines.slice(1, summaryAt).filter((l) => keep.has(cells(l)[col("商户订单号")]!));
+  const total = (name: string) => data.reduce((s, l) => s + yuanToFen(cells(l)[col(name)]!), 0);
+  const summary = [String(data.length), fenToYuan(total("应结订单金额")), fenToYuan(total("退款金额")), "0.00", "0.00000", fenToYuan(total("订单金额")), fenToYuan(total("申请退款金额"))];
+  return `${bom}${[lines[0], ...data, lines[summaryAt], summary.map((c) => "`" + c).join(",")].join("\r\n")}\r\n`;
+}
+
+/** Counts and totals of one side of a bill report. */
+export interface BillTotals {
+  paymentCount: number;
+  paymentFee: number;
+  refundCount: number;
+  refundFee: number;
+}
+
+/** The report of a day whose bill and D1 agree: both sides `totals`, no difference listed. */
+export const reportWithoutDifferences = (date: string, totals: BillTotals) => ({
+  date,
+  summary: { billExists: true, wechat: { ...totals, otherAppRows: 0 }, local: totals, differences: 0 },
+  missingLocally: [],
+  missingAtWechat: [],
+  mismatched: [],
+  unreadable: [],
+});

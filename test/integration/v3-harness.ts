@@ -72,8 +72,8 @@ export async function callWorker(workerEnv: Env, request: Request): Promise<Resp
 }
 
 /** A JSON call to the Worker with `workerEnv` (harness.ts api(), with another env). */
-export async function apiWith<T = any>(workerEnv: Env, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<Reply<T>> {
-  const headers: Record<string, string> = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 254) + 1}` };
+export async function apiWith<T = any>(workerEnv: Env, method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+  const headers: Record<string, string> = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 254) + 1}`, ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   return readReply(await callWorker(workerEnv, new Request(`${ORIGIN}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) })));
@@ -135,14 +135,16 @@ export async function receivedV3(route: string): Promise<any[]> {
 }
 
 /**
- * A v3 payment notification made here, independently of src/ and sim/ (test/oracle.ts: node:crypto):
+ * A v3 notification made here, independently of src/ and sim/ (test/oracle.ts: node:crypto), a
+ * payment's by default (`originalType: "refund"` with a REFUND.* `eventType` for a refund's):
  * `resource` encrypted with the APIv3 key, the raw body signed by `signer` (WeChat Pay's key for
  * its public-key id, by default) over `timestamp\nnonce\nbody\n`.
  */
 export function craftTransactionCallback(
   resource: Record<string, unknown>,
-  options: { signer?: { serial: string; privateKey: string }; timestamp?: number; eventType?: string } = {},
+  options: { signer?: { serial: string; privateKey: string }; timestamp?: number; eventType?: string; originalType?: "transaction" | "refund" } = {},
 ) {
+  const originalType = options.originalType ?? "transaction";
   const signer = options.signer ?? { serial: KEYS.publicKeyId, privateKey: KEYS.wechatPayPrivateKey };
   const nonce = crypto.randomUUID().replace(/-/g, "").slice(0, 12);
   const body = JSON.stringify({
@@ -150,12 +152,12 @@ export function craftTransactionCallback(
     create_time: "2026-12-03T10:00:00+08:00",
     resource_type: "encrypt-resource",
     event_type: options.eventType ?? "TRANSACTION.SUCCESS",
-    summary: "支付成功",
+    summary: originalType === "transaction" ? "支付成功" : "退款成功",
     resource: {
-      original_type: "transaction",
+      original_type: originalType,
       algorithm: "AEAD_AES_256_GCM",
-      ciphertext: aesGcmEncrypt(JSON.stringify(resource), KEYS.apiV3Key, nonce, "transaction"),
-      associated_data: "transaction",
+      ciphertext: aesGcmEncrypt(JSON.stringify(resource), KEYS.apiV3Key, nonce, originalType),
+      associated_data: originalType,
       nonce,
     },
   });
