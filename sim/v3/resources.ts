@@ -29,14 +29,15 @@ function payerOpenid(s: SimState, order: Order): string {
 }
 
 /**
- * A Transaction: unpaid and closed orders show amount, ids and state; paid ones (SUCCESS, REFUND) add
+ * A Transaction: unpaid and closed orders show amount (total and payer_currency, no currency), ids and state; paid ones (SUCCESS, REFUND) add
  * transaction_id, bank_type, success_time, the payer and payer_total/payer_currency.
  */
 export function transactionJson(s: SimState, order: Order): Record<string, unknown> {
   const paid = order.state === "SUCCESS" || order.state === "REFUND";
   if (!paid || order.transactionId === null || order.paidAt === null) {
     return {
-      amount: { total: order.totalFee, currency: "CNY" },
+      // As WeChat answers for an unpaid order: no currency, only payer_currency.
+      amount: { payer_currency: "CNY", total: order.totalFee },
       mchid: order.mchId,
       trade_state: order.state,
       out_trade_no: order.outTradeNo,

@@ -217,6 +217,15 @@ describe("differences found through the v3 bill", () => {
     expect(Number(creating.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  it("an UNSIGNED NO_STATEMENT_EXIST is not believed: 502, never a report listing every payment as missing", async () => {
+    spyWechat(async (_request, path) =>
+      path === "/v3/bill/tradebill" ? Response.json({ code: "NO_STATEMENT_EXIST", message: "账单不存在" }, { status: 400 }) : undefined,
+    );
+    const reply = await apiWith(v3, "GET", `/admin/reconciliation/${beijingToday(-45)}`, { token: env.ADMIN_TOKEN });
+    expect(reply.status).toBe(502);
+    expect(reply.body.error.code).toBe("UPSTREAM_ERROR");
+  });
+
   it("with WECHAT_PAY_API=v2 (and its key) the same day is reconciled through v2's downloadbill", async () => {
     const { paths } = spyWechat();
     const reply = await apiWith(v3Env("publicKey", { WECHAT_PAY_API: "v2" }), "GET", `/admin/reconciliation/${beijingToday(-45)}`, { token: env.ADMIN_TOKEN });

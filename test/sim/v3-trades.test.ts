@@ -142,7 +142,7 @@ describe("query and close", () => {
     h = makeV3();
     await placeV3(h, "QRY0001", { attach: "note" });
     const unpaid = await h.client.call("GET", `/v3/pay/transactions/out-trade-no/QRY0001?mchid=${MCH}`);
-    expect(unpaid.json).toEqual({ amount: { total: 100, currency: "CNY" }, mchid: MCH, trade_state: "NOTPAY", out_trade_no: "QRY0001", appid: APPID, trade_state_desc: "订单未支付", attach: "note" });
+    expect(unpaid.json).toEqual({ amount: { payer_currency: "CNY", total: 100 }, mchid: MCH, trade_state: "NOTPAY", out_trade_no: "QRY0001", appid: APPID, trade_state_desc: "订单未支付", attach: "note" });
     expect(verifySigned(unpaid.headers, unpaid.raw, TRUST())).toBe(true);
     const { transactionId } = await paidV3(h, "QRY0002");
     const paid = await h.client.call("GET", `/v3/pay/transactions/out-trade-no/QRY0002?mchid=${MCH}`);

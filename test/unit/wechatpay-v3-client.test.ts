@@ -150,6 +150,14 @@ describe("replies", () => {
     const unpaid = { appid: "wxd678efh567hg6787", mchid: "1230000109", out_trade_no: "1217752501201407033233368018", trade_state: "NOTPAY", trade_state_desc: "订单未支付", payer: {}, amount: { total: 100, currency: "CNY" } };
     const n = await clientWith(() => signedReply(200, JSON.stringify(unpaid)));
     expect(await n.client.queryByOutTradeNo("1217752501201407033233368018")).toMatchObject({ ok: true, data: { trade_state: "NOTPAY", payer: undefined, transaction_id: undefined } });
+    // What WeChat really sends for an unpaid order: no currency and no payer at all (only payer_currency).
+    const bare = { amount: { payer_currency: "CNY", total: 1 }, appid: "wxd678efh567hg6787", mchid: "1230000109", out_trade_no: "1217752501201407033233368018", trade_state: "NOTPAY", trade_state_desc: "订单未支付" };
+    const m = await clientWith(() => signedReply(200, JSON.stringify(bare)));
+    expect(await m.client.queryByOutTradeNo("1217752501201407033233368018")).toMatchObject({ ok: true, data: { trade_state: "NOTPAY", amount: { total: 1, currency: undefined } } });
+    // A paid one without its currency is not trusted as a payment.
+    const paidNoCurrency = { ...transaction, amount: { total: 100, payer_total: 100 } };
+    const p = await clientWith(() => signedReply(200, JSON.stringify(paidNoCurrency)));
+    expect(await p.client.queryByOutTradeNo("1217752501201407033233368018")).toMatchObject({ ok: false, kind: "malformed" });
   });
 
   it("an unsigned 2xx is an upstream failure, never data", async () => {

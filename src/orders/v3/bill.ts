@@ -8,6 +8,7 @@ import { upstreamError } from "../../errors";
 import { logEvent } from "../../log";
 import type { BillOfDay } from "../bill-reconcile";
 import type { Deps } from "../deps";
+import { verifiedCode } from "./failure";
 
 /** The bill of a Beijing date `yyyymmdd` (already validated by parseBillDate). */
 export async function downloadBillV3(deps: Deps, date: string): Promise<BillOfDay> {
@@ -18,8 +19,10 @@ export async function downloadBillV3(deps: Deps, date: string): Promise<BillOfDa
   const code = result.kind === "api_error" ? result.error.code : null;
   // Our own reason (transport, signature, SHA-1, gzip, parser), or WeChat's code: never bill content.
   logEvent("tradebill_failed", { date, kind: result.kind, code, message: result.kind === "api_error" ? null : result.message });
-  if (code === "NO_STATEMENT_EXIST") return { kind: "no_bill" };
-  if (code === "STATEMENT_CREATING") return { kind: "bill_creating" };
+  // "No bill" turns every local payment into a difference: believe it only when WeChat signed it.
+  const signed = verifiedCode(result);
+  if (signed === "NO_STATEMENT_EXIST") return { kind: "no_bill" };
+  if (signed === "STATEMENT_CREATING") return { kind: "bill_creating" };
   if (result.kind === "api_error") throw upstreamError(`WeChat could not provide the bill: ${result.error.code}`);
   if (result.kind === "malformed") throw upstreamError(`WeChat's bill for ${date} could not be used (${result.message}); nothing was reconciled, try again`);
   throw upstreamError(`WeChat's bill for ${date} could not be downloaded (${result.message}); try again`);

@@ -16,15 +16,16 @@ export type CloseOutcome =
 
 /**
  * Closes a v3 order. A 204 is signed over its empty body and verified by the client; "never
- * placed" (ORDER_NOT_EXIST) and "already closed" (ORDER_CLOSED) count only when WeChat signed them.
+ * placed" (ORDER_NOT_EXIST), "already closed" (ORDER_CLOSED) and "paid" count only when WeChat signed them.
  */
 export async function closeAtWechatV3(deps: Deps, order: OrderRow): Promise<CloseOutcome> {
   const result = await (await deps.v3Client()).closeOrder(order.out_trade_no);
   if (result.ok) return { kind: "closed" };
   logV3Failure("closeorder_v3_failed", { outTradeNo: order.out_trade_no }, result);
   const code = errorCode(result);
-  if (code === "ORDERPAID" || code === "ORDER_PAID") return { kind: "paid" };
+  // Each of these decides what happens to the order, so it counts only when WeChat signed it.
   const signed = verifiedCode(result);
+  if (signed === "ORDERPAID" || signed === "ORDER_PAID") return { kind: "paid" };
   if (signed === "ORDER_NOT_EXIST" || signed === "ORDER_CLOSED") return { kind: "closed" };
   return { kind: "failed", systemError: code === "SYSTEM_ERROR", failure: result };
 }

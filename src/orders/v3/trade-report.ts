@@ -15,7 +15,7 @@ import { applyTradeReport, type TradeSource, type TransitionOutcome } from "../t
 
 /**
  * The v2-named fields of a transaction: `trade_state` as is (SUCCESS, REFUND = paid then refunded,
- * NOTPAY, CLOSED, PAYERROR, …), `total_fee` = amount.total in fen, `fee_type` = amount.currency,
+ * NOTPAY, CLOSED, PAYERROR, …), `total_fee` = amount.total in fen, `fee_type` = amount.currency (absent from unpaid replies),
  * `cash_fee` = amount.payer_total, `time_end` = success_time in Beijing `yyyyMMddHHmmss`. A payment
  * notification carries `result_code` SUCCESS, which is what the transition reads for `pay_notify`
  * (openCallback only lets a TRANSACTION.SUCCESS whose trade_state is SUCCESS through).
@@ -25,8 +25,8 @@ export function tradeFields(t: Transaction, source: TradeSource): Fields {
     out_trade_no: t.out_trade_no,
     trade_state: t.trade_state,
     total_fee: String(t.amount.total),
-    fee_type: t.amount.currency,
   };
+  if (t.amount.currency !== undefined) fields.fee_type = t.amount.currency;
   if (source === "pay_notify") fields.result_code = t.trade_state === "SUCCESS" ? "SUCCESS" : "FAIL";
   if (t.transaction_id !== undefined) fields.transaction_id = t.transaction_id;
   if (t.trade_type !== undefined) fields.trade_type = t.trade_type;

@@ -102,7 +102,8 @@ export interface Transaction {
   success_time?: string;
   attach?: string;
   payer?: { openid: string };
-  amount: { total: number; payer_total?: number; currency: string; payer_currency?: string };
+  /** `currency` is absent from an unpaid order's query reply (WeChat sends only total and payer_currency). */
+  amount: { total: number; payer_total?: number; currency?: string; payer_currency?: string };
 }
 
 /**
@@ -128,12 +129,16 @@ export function readTransaction(value: unknown): Transaction {
     amount: {
       total: fen(amount, "total"),
       payer_total: opt(amount, "payer_total", fen),
-      currency: string(amount, "currency"),
+      currency: opt(amount, "currency", string),
       payer_currency: opt(amount, "payer_currency", text),
     },
   };
   if (t.trade_state === "SUCCESS" && (!t.transaction_id || !t.success_time || !t.payer || t.amount.payer_total === undefined)) {
     throw new ModelError("a SUCCESS transaction must carry transaction_id, success_time, payer.openid and amount.payer_total");
+  }
+  // A paid one must say its currency (the transition refuses anything but CNY); an unpaid one need not.
+  if ((t.trade_state === "SUCCESS" || t.trade_state === "REFUND") && t.amount.currency === undefined) {
+    throw new ModelError("a paid transaction must carry amount.currency");
   }
   return t;
 }
