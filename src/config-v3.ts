@@ -135,7 +135,7 @@ function keyProblem(name: string, problems: string[], check: () => unknown): voi
 const EXAMPLE_KEY_FRAGMENTS = ["Gn/UNryHLdX0yBvCqD0p92/BdlCIBi0dmzZzrfc+", "fkTVJ7hn6Lvp6m4dCq+d/txH9BDaE2ztUtuAYTb+"];
 
 /** The ids and the APIv3 key of .dev.vars.example and the simulator's TEST-ONLY defaults. */
-export const V3_EXAMPLE_VALUES = [
+const V3_EXAMPLE_VALUES = [
   "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
   "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
   "PUB_KEY_ID_0100000000000000000000000000000001",

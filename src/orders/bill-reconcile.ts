@@ -1,7 +1,7 @@
 /**
  * Daily bill reconciliation: WeChat's ALL bill for one Beijing date, diffed against D1. The merchant's
  * one bill holds the trades of orders placed with either API; it is fetched with v3's tradebill
- * (v3/bill.ts) when new orders use v3 or no v2 key is set, else with v2's downloadbill. The file
+ * (v3/bill.ts) when new orders use v3, else with v2's downloadbill. The file
  * format is the same, so the same parser and the same diff serve both.
  *
  * The window is the Beijing calendar day [date 00:00+08:00, next day 00:00+08:00), the same day
@@ -141,9 +141,9 @@ export async function reconcileBill(deps: Deps, date: string): Promise<BillRepor
   const start = parseBillDate(date, deps.now());
   const end = start + DAY_MS;
 
-  // One merchant bill holds the trades of both APIs; v3's when new orders use it (or no v2 key is set).
-  const useV3 = deps.config.payApi === "v3" || deps.config.payKey === null;
-  const day = useV3 ? await downloadBillV3(deps, date) : await downloadBillV2(deps, date);
+  // One merchant bill holds the trades of both APIs; v3's when new orders use it (the v2 key is
+  // optional only then).
+  const day = deps.config.payApi === "v3" ? await downloadBillV3(deps, date) : await downloadBillV2(deps, date);
   if (day.kind === "bill_creating") throw billNotReady(date, start, deps.now().getTime());
   // Before the bill's usual ready time, "No Bill Exist" may only mean "not generated yet".
   if (day.kind === "no_bill" && deps.now().getTime() < start + BILL_READY_AFTER_MS) throw billNotReady(date, start, deps.now().getTime());

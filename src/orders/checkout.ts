@@ -13,7 +13,7 @@ import { newOutTradeNo } from "../wechatpay/ids";
 import { MAX_TOTAL_FEE } from "../wechatpay/money";
 import type { RequestPayment } from "../wechatpay/payment";
 import type { RequestPaymentV3 } from "../wechatpay/v3/payment";
-import { truncateUtf8 } from "../wechatpay/text";
+import { hasOutsideBmp, truncateUtf8, withoutOutsideBmp } from "../wechatpay/text";
 import { beijingTimestamp } from "../wechatpay/time";
 import type { Deps } from "./deps";
 import { ensurePayment } from "./prepay";
@@ -22,9 +22,6 @@ import { v3NotifyUrl } from "./v3/notify-url";
 /** WeChat's `body` limit (String(127)); we count UTF-8 bytes, the strict reading. */
 const BODY_MAX_BYTES = 127;
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
-/** Characters outside the Basic Multilingual Plane (emoji, rare CJK): API v3 refuses them. */
-const OUTSIDE_BMP = /[\u{10000}-\u{10FFFF}]/u;
-const OUTSIDE_BMP_ALL = /[\u{10000}-\u{10FFFF}]/gu;
 
 export interface CartLine {
   sku: string;
@@ -77,7 +74,7 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
 
   const api = deps.config.payApi;
   // API v3 refuses characters outside the BMP (emoji) in every field: say so now, not at prepay.
-  if (api === "v3" && input.attach !== null && OUTSIDE_BMP.test(input.attach)) {
+  if (api === "v3" && input.attach !== null && hasOutsideBmp(input.attach)) {
     throw badRequest("attach must not contain characters outside the BMP (e.g. emoji): WeChat Pay API v3 refuses them");
   }
   const outTradeNo = newOutTradeNo(now);
@@ -88,7 +85,7 @@ export async function checkout(deps: Deps, input: CheckoutInput): Promise<Checko
       userId: input.userId,
       openid: input.openid,
       totalFee,
-      description: api === "v3" ? describe(lines).replace(OUTSIDE_BMP_ALL, "").trim() || "order" : describe(lines),
+      description: api === "v3" ? withoutOutsideBmp(describe(lines)).trim() || "order" : describe(lines),
       attach: input.attach,
       signType: deps.config.signType,
       api,

@@ -13,10 +13,10 @@ import type { RequestPaymentV3 } from "../wechatpay/v3/payment";
 import type { Fields } from "../wechatpay/sign";
 import { v2KeyMissing, type Deps } from "./deps";
 import { applyTradeReport } from "./transition";
-import { confirmWithQueryV3, ensurePaymentV3 } from "./v3/payment";
+import { assertV3Configured, confirmWithQueryV3, paymentV3, requestPrepayIdV3 } from "./v3/payment";
 
 /** WeChat keeps a prepay_id for 2 h (v2 and v3); stop reusing it a little before, so the user never gets an expired one. */
-export const PREPAY_REUSE_MS = 2 * 3600_000 - 10 * 60_000;
+const PREPAY_REUSE_MS = 2 * 3600_000 - 10 * 60_000;
 
 /** The unifiedorder business fields of an order, rebuilt identically from its row. */
 export function unifiedOrderParams(order: OrderRow): Fields {
@@ -49,19 +49,21 @@ export async function ensurePayment(deps: Deps, order: OrderRow): Promise<Reques
   const now = deps.now().getTime();
   if (order.status !== "NOTPAY") throw new OrderNotPayableError(`order is ${order.status}`);
   if (order.expires_at <= now) throw new OrderNotPayableError("order has expired; place a new one");
-  if (order.api === "v3") return ensurePaymentV3(deps, order);
-  const key = deps.config.payKey;
-  if (key === null) throw v2KeyMissing();
+  // Credentials first: nothing is asked of WeChat for a payment this deployment could not sign.
+  if (order.api === "v3") assertV3Configured(deps);
+  else if (deps.config.payKey === null) throw v2KeyMissing();
 
+  // One reuse rule for both APIs: the prepay_id while WeChat still honours it, else a re-entry.
   let prepayId = order.prepay_id;
   if (!prepayId || order.prepay_at === null || now - order.prepay_at >= PREPAY_REUSE_MS) {
-    prepayId = await requestPrepayId(deps, order);
+    prepayId = order.api === "v3" ? await requestPrepayIdV3(deps, order) : await requestPrepayId(deps, order);
     await savePrepayId(deps.db, order.out_trade_no, prepayId, now);
   }
+  if (order.api === "v3") return paymentV3(deps, prepayId);
   return buildRequestPayment({
     appId: deps.config.appId,
     prepayId,
-    key,
+    key: deps.config.payKey as string, // checked above
     signType: order.sign_type,
     now: deps.now(),
   });

@@ -24,7 +24,7 @@ import { getOrder, type OrderRow } from "../store/orders";
 import { findRefundByIdempotencyKey, getRefund, insertRefund, refundTotals, saveRefundId, type RefundRow } from "../store/refunds";
 import { newOutRefundNo } from "../wechatpay/ids";
 import type { Fields } from "../wechatpay/sign";
-import { truncateUtf8 } from "../wechatpay/text";
+import { hasOutsideBmp, truncateUtf8 } from "../wechatpay/text";
 import type { Deps } from "./deps";
 import { applyRefundReport, type RefundSource } from "./refund-transition";
 import { sendRefundV3 } from "./v3/refunds";
@@ -138,7 +138,7 @@ async function assertRefundable(deps: Deps, order: OrderRow, reason: string | nu
     return;
   }
   await deps.v3Client();
-  if (reason !== null && /[\u{10000}-\u{10FFFF}]/u.test(reason)) {
+  if (reason !== null && hasOutsideBmp(reason)) {
     throw badRequest("reason must not contain characters outside the BMP (e.g. emoji): this order uses WeChat Pay API v3, which refuses them");
   }
 }
@@ -232,7 +232,7 @@ export function refundPending(outRefundNo: string, reason: string): RefundSendRe
  * final "no" (`definitive`), one of those that also shows WeChat's view of the order differs from
  * ours (`disagreement`), or a code it does not document as final (`unknown`).
  */
-export type RefusalKind = "unknown" | "definitive" | "disagreement";
+type RefusalKind = "unknown" | "definitive" | "disagreement";
 
 /**
  * Settles a refund call that WeChat answered with such an error (either API): an unknown code keeps

@@ -30,7 +30,7 @@ wechatV3Routes.use(
  * Mounts one v3 notification: POST hands the headers and the raw body, read once as text before
  * anything parses it, to `handle`, and logs its outcome. WeChat only ever POSTs.
  */
-export function v3Callback(path: string, event: string, handle: (deps: Deps, headers: Headers, body: string) => Promise<V3NotifyReply>): void {
+function v3Callback(path: string, event: string, handle: (deps: Deps, headers: Headers, body: string) => Promise<V3NotifyReply>): void {
   wechatV3Routes.post(path, async (c: Context<AppEnv>) => {
     const started = Date.now();
     const reply = await handle(c.var.deps, c.req.raw.headers, await c.req.text());

@@ -1,5 +1,14 @@
 /** Text limits of WeChat's fields (body, attach, refund_desc …), which count UTF-8 bytes. */
 
+/** Characters outside the Basic Multilingual Plane (emoji, rare CJK): WeChat Pay API v3 refuses them in every field. */
+const OUTSIDE_BMP = /[\u{10000}-\u{10FFFF}]/gu;
+
+/** Whether `text` holds a character API v3 refuses (see {@link withoutOutsideBmp}). */
+export const hasOutsideBmp = (text: string): boolean => text.search(OUTSIDE_BMP) !== -1;
+
+/** `text` without the characters API v3 refuses. */
+export const withoutOutsideBmp = (text: string): string => text.replace(OUTSIDE_BMP, "");
+
 /**
  * `text` cut to at most `maxBytes` UTF-8 bytes, on a character boundary (never half a CJK character,
  * which WeChat would reject as invalid UTF-8).

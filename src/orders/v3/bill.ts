@@ -8,7 +8,7 @@ import { upstreamError } from "../../errors";
 import { logEvent } from "../../log";
 import type { BillOfDay } from "../bill-reconcile";
 import type { Deps } from "../deps";
-import { verifiedCode } from "./failure";
+import { errorCode, verifiedCode } from "./failure";
 
 /** The bill of a Beijing date `yyyymmdd` (already validated by parseBillDate). */
 export async function downloadBillV3(deps: Deps, date: string): Promise<BillOfDay> {
@@ -16,7 +16,7 @@ export async function downloadBillV3(deps: Deps, date: string): Promise<BillOfDa
   // gzip: WeChat sends a fraction of the bytes; the SHA-1 is still over the uncompressed file.
   const result = await (await deps.v3Client()).tradeBill({ billDate, billType: "ALL", gzip: true });
   if (result.ok) return { kind: "bill", bill: result.data.bill };
-  const code = result.kind === "api_error" ? result.error.code : null;
+  const code = errorCode(result);
   // Our own reason (transport, signature, SHA-1, gzip, parser), or WeChat's code: never bill content.
   logEvent("tradebill_failed", { date, kind: result.kind, code, message: result.kind === "api_error" ? null : result.message });
   // "No bill" turns every local payment into a difference: believe it only when WeChat signed it.

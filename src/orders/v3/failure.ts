@@ -17,11 +17,6 @@ export function verifiedCode(failure: V3Failure): string | null {
   return failure.kind === "api_error" && failure.error.verified ? failure.error.code : null;
 }
 
-/** Whether repeating the same request may succeed (SYSTEM_ERROR, FREQUENCY_LIMITED, 5xx; transport trouble). */
-export function isRetryable(failure: V3Failure): boolean {
-  return failure.kind === "transport" || (failure.kind === "api_error" && failure.error.retryable);
-}
-
 /** One log line for a failed v3 call: kind, code, HTTP status, Request-ID and, for SIGN_ERROR, WeChat's hint. */
 export function logV3Failure(event: string, fields: LogFields, failure: V3Failure): void {
   const detail: LogFields = { ...fields, kind: failure.kind };

@@ -5,13 +5,13 @@
  * reuse and re-entry rules are v2's (src/orders/prepay.ts); replies feed the same transition.
  */
 import { insertEvent } from "../../store/events";
-import { getOrder, savePrepayId, type OrderRow } from "../../store/orders";
+import { getOrder, type OrderRow } from "../../store/orders";
 import { beijingRfc3339, parseBeijingTimestamp } from "../../wechatpay/time";
 import type { JsapiPrepayRequest } from "../../wechatpay/v3/client";
 import { buildRequestPaymentV3, type RequestPaymentV3 } from "../../wechatpay/v3/payment";
 import { importMerchantPrivateKey } from "../../wechatpay/v3/pem";
 import type { Deps } from "../deps";
-import { OrderNotPayableError, PREPAY_REUSE_MS } from "../prepay";
+import { OrderNotPayableError } from "../prepay";
 import { applyTradeReport } from "../transition";
 import { v3NotConfigured } from "./access";
 import { errorCode, logV3Failure, upstreamFailure, verifiedCode } from "./failure";
@@ -22,7 +22,7 @@ import { applyTransaction } from "./trade-report";
  * as stored, the amount in fen, the payer's openid, and time_expire = the stored Beijing
  * `yyyyMMddHHmmss` as RFC 3339 (`…+08:00`), the same instant every time.
  */
-export function jsapiPrepayRequest(order: OrderRow): JsapiPrepayRequest {
+function jsapiPrepayRequest(order: OrderRow): JsapiPrepayRequest {
   const request: JsapiPrepayRequest = {
     description: order.description,
     out_trade_no: order.out_trade_no,
@@ -36,24 +36,25 @@ export function jsapiPrepayRequest(order: OrderRow): JsapiPrepayRequest {
 }
 
 /**
- * The `wx.requestPayment` parameters of a payable v3 order (the caller checked NOTPAY and not
- * expired): the stored prepay_id while WeChat still honours it, else a prepay re-entered with the
- * row's parameters. A fresh timeStamp and paySign every time (WeChat allows that for one prepay_id).
+ * The `wx.requestPayment` parameters for a v3 prepay_id: a fresh timeStamp and RSA paySign every time
+ * (WeChat allows that for one prepay_id). Throws CONFIG_ERROR without v3 credentials; the caller
+ * checks that first ({@link assertV3Configured}), before anything is asked of WeChat.
  */
-export async function ensurePaymentV3(deps: Deps, order: OrderRow): Promise<RequestPaymentV3> {
-  const v3 = deps.config.v3;
-  if (!v3) throw v3NotConfigured();
-  const now = deps.now().getTime();
-  let prepayId = order.prepay_id;
-  if (!prepayId || order.prepay_at === null || now - order.prepay_at >= PREPAY_REUSE_MS) {
-    prepayId = await requestPrepayId(deps, order);
-    await savePrepayId(deps.db, order.out_trade_no, prepayId, now);
-  }
+export async function paymentV3(deps: Deps, prepayId: string): Promise<RequestPaymentV3> {
+  const v3 = assertV3Configured(deps);
   const privateKey = await importMerchantPrivateKey(v3.merchantPrivateKeyPem);
   return buildRequestPaymentV3({ appId: deps.config.appId, prepayId, privateKey, now: deps.now() });
 }
 
-async function requestPrepayId(deps: Deps, order: OrderRow): Promise<string> {
+/** The v3 credentials, or CONFIG_ERROR: a payment we could not sign is never prepaid. */
+export function assertV3Configured(deps: Deps) {
+  const v3 = deps.config.v3;
+  if (!v3) throw v3NotConfigured();
+  return v3;
+}
+
+/** A prepay_id for a payable v3 order: the JSAPI prepay, re-entered with the row's parameters. */
+export async function requestPrepayIdV3(deps: Deps, order: OrderRow): Promise<string> {
   const client = await deps.v3Client();
   const request = jsapiPrepayRequest(order);
   let result = await client.prepayJsapi(request);

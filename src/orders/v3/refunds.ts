@@ -32,7 +32,7 @@ import type { Deps } from "../deps";
 import type { RefundQueryResult } from "../refund-query";
 import { applyRefundReport, type RefundReport, type RefundSource } from "../refund-transition";
 import { refundPending, settleRefusal, type RefundOrder, type RefundSendResult } from "../refunds";
-import { logV3Failure } from "./failure";
+import { errorCode, logV3Failure } from "./failure";
 import { v3NotifyUrl } from "./notify-url";
 
 /** v3 refund statuses as the refund transition names them (v2's names). */
@@ -75,7 +75,7 @@ function beijingDateTime(rfc3339: string): string {
 export async function queryRefundV3(deps: Deps, outRefundNo: string): Promise<RefundQueryResult> {
   const result = await (await deps.v3Client()).queryRefund(outRefundNo);
   if (!result.ok) {
-    const errCode = result.kind === "api_error" ? result.error.code : null;
+    const errCode = errorCode(result);
     return { ok: false, errCode, reason: `v3 refund query: ${errCode ?? result.kind}` };
   }
   if (result.data.out_refund_no !== outRefundNo) return { ok: false, errCode: null, reason: "v3 refund query answered for another out_refund_no" };

@@ -20,7 +20,7 @@ import { applyTradeReport, type TradeSource, type TransitionOutcome } from "../t
  * notification carries `result_code` SUCCESS, which is what the transition reads for `pay_notify`
  * (openCallback only lets a TRANSACTION.SUCCESS whose trade_state is SUCCESS through).
  */
-export function tradeFields(t: Transaction, source: TradeSource): Fields {
+function tradeFields(t: Transaction, source: TradeSource): Fields {
   const fields: Fields = {
     out_trade_no: t.out_trade_no,
     trade_state: t.trade_state,

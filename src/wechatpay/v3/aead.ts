@@ -12,7 +12,7 @@ import { KeyCache } from "./key-cache";
 import { checkApiV3Key } from "./pem";
 
 /** The only algorithm WeChat uses for these resources. */
-export const AEAD_ALGORITHM = "AEAD_AES_256_GCM";
+const AEAD_ALGORITHM = "AEAD_AES_256_GCM";
 
 /** An encrypted resource as WeChat sends it (callback `resource`, certificate `encrypt_certificate`). */
 export interface EncryptedResource {

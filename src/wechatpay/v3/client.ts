@@ -19,6 +19,7 @@ import { strictUtf8 } from "./encoding";
 import { readErrorReply, type WechatPayV3Error } from "./errors";
 import { ModelError, parseJsonObject, readRefund, readTransaction, type Refund, type Transaction } from "./models";
 import { signRequest } from "./sign";
+import { hasOutsideBmp } from "../text";
 import { isPublicKeyId, verifySignature, type TrustStore, type VerifyFailureReason } from "./verify";
 
 /** Construction options. Keys come from pem.ts; everything with a default is injectable for tests. */
@@ -119,7 +120,7 @@ const transport = (message: string): V3Failure => ({ ok: false, kind: "transport
 function checkText(name: string, value: string | undefined, maxChars: number, required = true): void {
   if (value === undefined && !required) return;
   if (typeof value !== "string" || value === "" || [...value].length > maxChars) throw new TypeError(`${name} must be 1 to ${maxChars} characters`);
-  if (/[\u{10000}-\u{10FFFF}]/u.test(value)) throw new TypeError(`${name} must not contain characters outside the BMP (e.g. emoji)`);
+  if (hasOutsideBmp(value)) throw new TypeError(`${name} must not contain characters outside the BMP (e.g. emoji)`);
 }
 
 function checkFen(name: string, value: number): void {

@@ -85,7 +85,7 @@ function oneOf<T extends string>(o: Json, name: string, values: readonly T[]): T
 }
 
 /** `trade_state` values (https://pay.weixin.qq.com/doc/v3/merchant/4012525167 and the query page). */
-export const TRADE_STATES = ["SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR", "ACCEPT"] as const;
+const TRADE_STATES = ["SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR", "ACCEPT"] as const;
 export type TradeState = (typeof TRADE_STATES)[number];
 
 /** A payment (query reply or decrypted TRANSACTION.* callback resource): the fields this service uses. */
@@ -144,7 +144,7 @@ export function readTransaction(value: unknown): Transaction {
 }
 
 /** Refund statuses (https://pay.weixin.qq.com/doc/v3/merchant/4012552567). */
-export const REFUND_STATUSES = ["SUCCESS", "CLOSED", "PROCESSING", "ABNORMAL"] as const;
+const REFUND_STATUSES = ["SUCCESS", "CLOSED", "PROCESSING", "ABNORMAL"] as const;
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
 
 /** A refund (refund or refund-query reply, or decrypted REFUND.* callback resource). */

@@ -122,7 +122,7 @@ export function parsePublicKeyPem(pem: string): ParsedPublicKey {
 }
 
 /** A certificate's fields from its DER, with DER problems reported as a key problem. */
-export function readCertificateDer(der: Uint8Array): CertificateFields {
+function readCertificateDer(der: Uint8Array): CertificateFields {
   try {
     return readCertificate(der);
   } catch (err) {

@@ -39,10 +39,10 @@ export type VerifyResult =
   | { ok: false; reason: VerifyFailureReason; serial?: string; message: string };
 
 /** The replay window of the official SDKs: 5 minutes either side of our clock. */
-export const MAX_CLOCK_SKEW_SECONDS = 300;
+const MAX_CLOCK_SKEW_SECONDS = 300;
 
 /** The prefix of WeChat's signature-probe values (https://pay.weixin.qq.com/doc/v3/merchant/4013053420). */
-export const PROBE_PREFIX = "WECHATPAY/SIGNTEST/";
+const PROBE_PREFIX = "WECHATPAY/SIGNTEST/";
 
 /**
  * Whether a `Wechatpay-Serial` is a WeChat Pay public-key id (`PUB_KEY_ID_…`) rather than a
