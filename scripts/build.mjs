@@ -23,7 +23,7 @@ export const ASSETS_DIR = path.join(root, "dist", "assets");
  * script and style sheet are revalidated, so a deploy is seen at the next load. (Headers of rules
  * that match the same path are joined, so each path gets its Cache-Control from one rule only.)
  */
-export const HEADERS_FILE = `/console/*
+const HEADERS_FILE = `/console/*
   Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'
   X-Frame-Options: DENY
   X-Content-Type-Options: nosniff

@@ -13,6 +13,8 @@ import { startReceiver } from "../examples/merchant-webhook/server.mjs";
 import { buildConsole } from "./build.mjs";
 import { LOCAL_DEFAULTS, startSimServer } from "../sim/server.ts";
 import { TEST_PLATFORM_CERTIFICATE } from "../sim/v3/test-keys.ts";
+// The WeChat Pay API v3 trust modes the simulator plays (sim/README.md, "Pay API v3").
+import { V3_MODES } from "../sim/v3/trust.ts";
 import { readVars, toEnvFile } from "./dev-vars.mjs";
 import { atExit, shuttingDown, spawnGroup, stopGroup } from "./process-cleanup.mjs";
 
@@ -59,8 +61,6 @@ export const exampleVars = () => ({
   ...readVars(".dev.vars.example"),
 });
 
-/** The WeChat Pay API v3 trust modes the simulator plays (sim/README.md, "Pay API v3"). */
-export const V3_MODES = ["publicKey", "certificate", "migrating"];
 
 /**
  * {@link exampleVars} with new orders on WeChat Pay API v3 in one trust mode: `publicKey` (the
@@ -204,6 +204,7 @@ export async function startStack({
   await buildConsole();
   progress(`Applying the D1 migrations (local, ${persistTo})…`);
   migrateLocal(persistTo);
+  const v3 = simV3Options(vars);
   const sim = await startSimServer({
     port: simPort,
     host,
@@ -213,7 +214,7 @@ export async function startStack({
     apiKey: vars.WECHAT_PAY_KEY || LOCAL_DEFAULTS.apiKey,
     appSecret: vars.WECHAT_APP_SECRET,
     // API v3 with the Worker's key and merchant key, in the trust mode its vars describe.
-    ...(simV3Options(vars) ? { v3: simV3Options(vars) } : {}),
+    ...(v3 ? { v3 } : {}),
     // Message pushes (shipping settlement) signed and encrypted like the Worker expects, when configured.
     ...(vars.WECHAT_PUSH_TOKEN ? { pushToken: vars.WECHAT_PUSH_TOKEN } : {}),
     ...(vars.WECHAT_PUSH_AES_KEY ? { pushAesKey: vars.WECHAT_PUSH_AES_KEY } : {}),

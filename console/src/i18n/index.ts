@@ -11,7 +11,7 @@ export type MessageKey = keyof typeof zh;
 export type Messages = Record<MessageKey, string>;
 export type Translate = (key: MessageKey, params?: Record<string, string | number>) => string;
 
-export const DICTIONARIES: Record<Lang, Messages> = { zh, en };
+const DICTIONARIES: Record<Lang, Messages> = { zh, en };
 
 /** `<html lang>` for each language. */
 export const HTML_LANG: Record<Lang, string> = { zh: "zh-CN", en: "en" };

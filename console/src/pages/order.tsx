@@ -18,7 +18,7 @@ import { ShipmentForm } from "./shipment-form";
 const HOLDS_AMOUNT = new Set(["SUCCESS", "PROCESSING", "CHANGE"]);
 
 /** What can still be refunded: the total less every refund that succeeded or is in flight (as the API checks it). */
-export const refundableRemainder = (totalFee: number, refunds: readonly Refund[]) =>
+const refundableRemainder = (totalFee: number, refunds: readonly Refund[]) =>
   Math.max(0, totalFee - refunds.filter((r) => HOLDS_AMOUNT.has(r.status)).reduce((sum, r) => sum + r.refundFee, 0));
 
 export function OrderPage({ outTradeNo }: { outTradeNo: string }) {
