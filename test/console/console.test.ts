@@ -497,6 +497,9 @@ describe("the merchant console in Chromium", () => {
 
   it("shows an offline banner when the server cannot be reached, and recovers with retry", async () => {
     const page = await signedInPage();
+    // The orders list must have arrived first: a request still in flight when the network comes back
+    // would succeed and lift the banner before "retry" could be pressed (seen once under load).
+    await page.getByRole("table", { name: zh("orders.caption") }).waitFor();
     await page.context().setOffline(true);
     await page.getByRole("link", { name: zh("nav.anomalies") }).click();
     const banner = page.getByRole("alert").filter({ hasText: zh("offline.message") });
